@@ -1,0 +1,151 @@
+"""The synthetic multi-view world: the package's embedded default dataset.
+
+A studio rig (generated ring or any real calibration) films sequences of moving people;
+each frame yields the same sample structure as the real datasets: per-view cameras,
+simulated 2D pseudo poses from an imperfect detector, optional rendered images, and the
+3D ground truth of the people inside the capture space (for evaluation only).
+Everything is generated on the fly and is a pure function of (seed, split, index).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmpose.registry import DATASETS
+
+from ..base_multiview import BaseMultiViewDataset
+from .body import PeopleSequence
+from .pseudo2d import simulate_pseudo_2d
+from .render import render_views
+from .rig import build_rig
+
+__all__ = ['SyntheticMultiViewDataset']
+
+_SPLITS = {'train': 0, 'val': 1, 'test': 2}
+
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
+
+
+@DATASETS.register_module()
+class SyntheticMultiViewDataset(BaseMultiViewDataset):
+    """Synthetic multi-person multi-view frames.
+
+    Args:
+        split: ``'train'``, ``'val'``, ``'test'`` (or an int): selects an independent
+            random stream, so splits never share sequences.
+        seed: base seed of the people, motion and pseudo-2D draws.
+        num_samples: frames in the dataset.
+        frames_per_sequence: consecutive frames of one sequence (same people).
+        frame_interval: frames skipped between samples (at ``fps``).
+        num_people: (min, max) people inside the capture space per sequence.
+        outside_prob / max_outside: probability that a sequence has bystanders standing
+            outside the capture space (seen by the cameras, not part of the GT), and
+            their maximum count.
+        rig: camera rig config (see :func:`~.rig.build_rig`): ``None`` = generated ring,
+            or ``dict(type='file', path=..., ...)`` for a real calibration.
+        rig_seed: seed of the generated rig (fixed across splits: one studio).
+        body: knobs of :class:`~.body.PeopleSequence`.
+        pseudo2d: knobs of :func:`~.pseudo2d.simulate_pseudo_2d`.
+        with_images: render images (the image path); otherwise heatmap-input mode.
+        render: knobs of :func:`~.render.render_views`.
+    """
+
+    def __init__(self, split: Union[str, int] = 'train', seed: int = 0,
+                 num_samples: int = 1000, frames_per_sequence: int = 50,
+                 frame_interval: int = 6, fps: float = 30.0,
+                 num_people: Tuple[int, int] = (1, 5), outside_prob: float = 0.3,
+                 max_outside: int = 2, rig: Optional[dict] = None, rig_seed: int = 0,
+                 body: Optional[dict] = None, pseudo2d: Optional[dict] = None,
+                 with_images: bool = False, render: Optional[dict] = None,
+                 space_center: Sequence[float] = (0.0, 0.0, 800.0),
+                 space_size: Sequence[float] = (6000.0, 6000.0, 2000.0), **kwargs):
+        if isinstance(split, str) and split not in _SPLITS:
+            raise ValueError(f'split must be one of {list(_SPLITS)} or an int, got {split!r}')
+        self.split_id = _SPLITS[split] if isinstance(split, str) else int(split)
+        self.split = split
+        self.seed = int(seed)
+        self.num_samples = int(num_samples)
+        self.frames_per_sequence = max(1, int(frames_per_sequence))
+        self.frame_interval = int(frame_interval)
+        self.fps = float(fps)
+        self.num_people = (int(num_people[0]), int(num_people[1]))
+        if not 1 <= self.num_people[0] <= self.num_people[1]:
+            raise ValueError(f'num_people must be (min, max) with 1 <= min <= max, got '
+                             f'{num_people}')
+        self.outside_prob, self.max_outside = float(outside_prob), int(max_outside)
+        self.body = dict(body or {})
+        self.pseudo2d = dict(pseudo2d or {})
+        self.with_images = bool(with_images)
+        self.render = dict(render or {})
+        self.rig_cfg = rig
+        self.rig_seed = int(rig_seed)
+        self._sequences: 'OrderedDict[int, Tuple[PeopleSequence, np.ndarray]]' = OrderedDict()
+        super().__init__(space_center=space_center, space_size=space_size, **kwargs)
+        self.cameras = build_rig(rig, _rng(self.rig_seed, 7919), self.space_center,
+                                 self.space_size)
+
+    def load_data_list(self) -> list:
+        fps = self.frames_per_sequence
+        return [dict(sample_idx=i, seq_idx=i // fps, frame_idx=(i % fps) * self.frame_interval)
+                for i in range(self.num_samples)]
+
+    def _sequence(self, seq: int) -> Tuple[PeopleSequence, np.ndarray]:
+        hit = self._sequences.get(seq)
+        if hit is None:
+            rng = _rng(self.seed, self.split_id, seq)
+            n_in = int(rng.integers(self.num_people[0], self.num_people[1] + 1))
+            n_out = int(rng.integers(1, self.max_outside + 1)) if (
+                self.max_outside > 0 and rng.random() < self.outside_prob) else 0
+            people = PeopleSequence(rng, n_in, self.space_center, self.space_size,
+                                    num_outside=n_out, **self.body)
+            colors = rng.integers(40, 230, (n_in + n_out, 3)).astype(np.uint8)
+            hit = (people, colors)
+            self._sequences[seq] = hit
+            while len(self._sequences) > 64:
+                self._sequences.popitem(last=False)
+        return hit
+
+    def _in_space(self, points: np.ndarray) -> np.ndarray:
+        c, s = np.asarray(self.space_center), np.asarray(self.space_size)
+        return (np.abs(points - c) <= s / 2).all(-1)
+
+    def get_data_info(self, idx: int) -> dict:
+        info = super().get_data_info(idx)
+        seq, frame = info['seq_idx'], info['frame_idx']
+        people, colors = self._sequence(seq)
+        joints = people.joints(np.array([frame / self.fps]))[0]  # (P, J, 3)
+        P, J = joints.shape[:2]
+        cams = self.cameras
+        pts = torch.from_numpy(joints.reshape(1, -1, 3)).float()
+        uv = cams.project(pts)[0].numpy().reshape(cams.num_views, P, J, 2)
+        depth = cams.world_to_camera(pts)[0, ..., 2].numpy().reshape(cams.num_views, P, J)
+        sizes = cams.image_size.numpy()
+        focal = cams.K[:, 0, 0].numpy()
+        rng = _rng(self.seed, self.split_id, seq, frame + 1)
+        pseudo = simulate_pseudo_2d(rng, uv, depth, sizes, focal, **self.pseudo2d)
+        # GT = people whose root (mid-hip) is inside the capture space
+        root_idx = 2
+        inside = people.inside & self._in_space(joints[:, root_idx])
+        gt = joints[inside].astype(np.float32)
+        info.update(
+            self._common_info(),
+            frame_id=f'{self.split}_{seq:05d}_{frame:06d}',
+            sequence=f'synthetic_{self.split}_{seq:05d}',
+            cameras=cams,
+            image_sizes=sizes.astype(np.float32),
+            pseudo_keypoints=pseudo['keypoints'],
+            pseudo_keypoint_scores=pseudo['scores'],
+            pseudo_bbox_scores=pseudo['bbox_scores'],
+            pseudo_source=pseudo['source'],
+            gt_keypoints_3d=gt,
+            gt_keypoints_3d_visible=np.ones(gt.shape[:2], bool),
+            all_keypoints_3d=joints.astype(np.float32),
+        )
+        if self.with_images:
+            info['img'] = render_views(rng, uv, depth, sizes, focal, person_colors=colors,
+                                       background_seed=self.rig_seed, **self.render)
+        return info

@@ -1,0 +1,297 @@
+"""One camera structure for a rig of C calibrated views, in torch, batch-first.
+
+Convention (OpenCV): ``x_cam = R @ X_world + t`` in millimetres, ``(x', y') = x_cam[:2] / z``,
+OpenCV's 5-coefficient distortion ``(k1, k2, p1, p2, k3)``, ``pixel = K @ [x'', y'', 1]``.
+Every tensor has an optional leading batch shape ``*`` (``()`` for a fixed rig shared by
+all frames, ``(B,)`` for per-frame rigs); the view axis ``C`` comes right after it.
+
+kornia's ``PinholeCamera`` holds one camera per batch item with no distortion and no view
+axis, and OpenCV's ``projectPoints`` is numpy, one camera at a time and not differentiable,
+so the projection is written here (about 30 lines) and tested against ``cv2.projectPoints``.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ['MultiViewCameras']
+
+
+def _as_tensor(x, dtype=torch.float32) -> Tensor:
+    if isinstance(x, Tensor):
+        return x.to(dtype)
+    return torch.as_tensor(np.asarray(x), dtype=dtype)
+
+
+def _check(name: str, x: Tensor, tail: Tuple[int, ...]):
+    if x.dim() < len(tail) + 1 or tuple(x.shape[x.dim() - len(tail):]) != tail:
+        raise ValueError(f'MultiViewCameras: `{name}` must have shape (*, C, '
+                         f'{", ".join(map(str, tail))}), got {tuple(x.shape)}')
+
+
+def _max_valid_r2(dist: Tensor) -> Tensor:
+    """Largest r² (normalised image plane) where the radial model is still monotone.
+
+    Beyond the first root of d/dr[r·(1 + k1 r² + k2 r⁴ + k3 r⁶)] = 1 + 3k1 r² + 5k2 r⁴ +
+    7k3 r⁶ the polynomial folds back, and far-away points (e.g. voxels outside the field
+    of view) would land *inside* the image. Such points are flagged invalid.
+
+    Args:
+        dist: (*, 5) (k1, k2, p1, p2, k3).
+    Returns:
+        (*,) r² limit (``inf`` where the model never folds back).
+    """
+    flat = dist.detach().reshape(-1, 5).double().cpu().numpy()
+    out = np.full(len(flat), np.inf)
+    for i, (k1, k2, _, _, k3) in enumerate(flat):  # a few cameras, once per rig
+        roots = np.roots([7 * k3, 5 * k2, 3 * k1, 1.0]) if (k1 or k2 or k3) else []
+        real = [r.real for r in np.atleast_1d(roots)
+                if abs(r.imag) < 1e-9 and r.real > 0]
+        if real:
+            out[i] = min(real)
+    return torch.as_tensor(out, dtype=dist.dtype, device=dist.device).reshape(
+        dist.shape[:-1])
+
+
+class MultiViewCameras:
+    """A rig of C cameras (optionally one rig per batch item).
+
+    Args:
+        K: (*, C, 3, 3) intrinsics in pixels.
+        R: (*, C, 3, 3) world → camera rotation.
+        t: (*, C, 3) world → camera translation in mm (``x_cam = R X + t``).
+        dist: (*, C, 5) OpenCV distortion ``k1, k2, p1, p2, k3``; zeros when omitted.
+        image_size: (*, C, 2) image ``(W, H)`` in pixels.
+        names: optional view names (e.g. Panoptic ``'00_03'``).
+
+    Example:
+        >>> cams = MultiViewCameras(K, R, t, dist, image_size)   # C views
+        >>> uv = cams.project(points)                            # (B, N, 3) -> (B, C, N, 2)
+    """
+
+    def __init__(self, K, R, t, dist=None, image_size=None,
+                 names: Optional[Sequence[str]] = None):
+        self.K = _as_tensor(K)
+        self.R = _as_tensor(R).to(self.K.device)
+        self.t = _as_tensor(t).to(self.K.device)
+        _check('K', self.K, (3, 3))
+        _check('R', self.R, (3, 3))
+        _check('t', self.t, (3, ))
+        lead = self.K.shape[:-2]
+        self.dist = (torch.zeros(*lead, 5, device=self.K.device) if dist is None
+                     else _as_tensor(dist).to(self.K.device))
+        _check('dist', self.dist, (5, ))
+        if image_size is None:
+            raise ValueError('MultiViewCameras: `image_size` (W, H) per view is required')
+        self.image_size = _as_tensor(image_size).to(self.K.device)
+        _check('image_size', self.image_size, (2, ))
+        for name in ('R', 't', 'dist', 'image_size'):
+            tail = 2 if name == 'R' else 1
+            if getattr(self, name).shape[:-tail] != lead:
+                raise ValueError(
+                    f'MultiViewCameras: `{name}` leading shape '
+                    f'{tuple(getattr(self, name).shape[:-tail])} != K\'s {tuple(lead)}')
+        self.names = list(names) if names is not None else None
+        if self.names is not None and len(self.names) != self.num_views:
+            raise ValueError(f'MultiViewCameras: {len(self.names)} names for '
+                             f'{self.num_views} views')
+        self._r2_max = None
+        self._key = None
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def num_views(self) -> int:
+        return self.K.shape[-3]
+
+    @property
+    def batch_shape(self) -> torch.Size:
+        return self.K.shape[:-3]
+
+    @property
+    def device(self) -> torch.device:
+        return self.K.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.K.dtype
+
+    _FIELDS = ('K', 'R', 't', 'dist', 'image_size')
+
+    def _apply(self, fn) -> 'MultiViewCameras':
+        return MultiViewCameras(*(fn(getattr(self, f)) for f in self._FIELDS),
+                                names=self.names)
+
+    def to(self, *args, **kwargs) -> 'MultiViewCameras':
+        return self._apply(lambda x: x.to(*args, **kwargs))
+
+    def cpu(self) -> 'MultiViewCameras':
+        return self.to('cpu')
+
+    def cuda(self, *args, **kwargs) -> 'MultiViewCameras':
+        return self._apply(lambda x: x.cuda(*args, **kwargs))
+
+    def detach(self) -> 'MultiViewCameras':
+        return self._apply(lambda x: x.detach())
+
+    def double(self) -> 'MultiViewCameras':
+        return self.to(torch.float64)
+
+    def select_views(self, index) -> 'MultiViewCameras':
+        """Sub-rig with the views ``index`` (list of ints)."""
+        idx = torch.as_tensor(index, dtype=torch.long, device=self.device)
+        nb = len(self.batch_shape)
+        cams = self._apply(lambda x: x.index_select(nb, idx))
+        cams.names = [self.names[i] for i in idx.tolist()] if self.names else None
+        return cams
+
+    def expand(self, batch_size: int) -> 'MultiViewCameras':
+        """An unbatched rig repeated as (B, C, ...) (views share memory)."""
+        if len(self.batch_shape):
+            raise ValueError('expand() needs an unbatched rig')
+        return self._apply(lambda x: x.unsqueeze(0).expand(batch_size, *x.shape))
+
+    @staticmethod
+    def stack(cameras: Sequence['MultiViewCameras']) -> 'MultiViewCameras':
+        """Stack unbatched rigs of equal view count into one (B, C, ...) rig."""
+        if len({c.num_views for c in cameras}) != 1:
+            raise ValueError('MultiViewCameras.stack: all rigs need the same number '
+                             f'of views, got {[c.num_views for c in cameras]}')
+        out = MultiViewCameras(
+            *(torch.stack([getattr(c, f) for c in cameras]) for f in
+              MultiViewCameras._FIELDS), names=cameras[0].names)
+        return out
+
+    def __getitem__(self, i) -> 'MultiViewCameras':
+        """Batch indexing of a batched rig."""
+        if not len(self.batch_shape):
+            raise IndexError('index a batched rig; use select_views() for views')
+        return self._apply(lambda x: x[i])
+
+    def __len__(self):
+        return self.num_views
+
+    def __repr__(self):
+        return (f'MultiViewCameras(batch={tuple(self.batch_shape)}, '
+                f'views={self.num_views}, names={self.names})')
+
+    def cache_key(self) -> str:
+        """Content hash of the rig (for caches of rig-dependent grids)."""
+        if self._key is None:
+            h = hashlib.sha1()
+            for f in self._FIELDS:
+                h.update(getattr(self, f).detach().cpu().contiguous().numpy().tobytes())
+            h.update(str(self.device).encode())
+            self._key = h.hexdigest()
+        return self._key
+
+    def to_dict(self) -> dict:
+        """Plain numpy/list dict (JSON-serialisable with ``.tolist()``)."""
+        d = {f: getattr(self, f).detach().cpu().numpy() for f in self._FIELDS}
+        d['names'] = self.names
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> 'MultiViewCameras':
+        return cls(d['K'], d['R'], d['t'], d.get('dist'), d['image_size'],
+                   names=d.get('names'))
+
+    # --------------------------------------------------------------- geometry
+    @property
+    def centers(self) -> Tensor:
+        """(*, C, 3) camera centres in world mm: ``-Rᵀ t``."""
+        return -(self.R.transpose(-1, -2) @ self.t.unsqueeze(-1)).squeeze(-1)
+
+    @property
+    def projection_matrices(self) -> Tensor:
+        """(*, C, 3, 4) ``K [R | t]`` (distortion not included)."""
+        return self.K @ torch.cat([self.R, self.t.unsqueeze(-1)], -1)
+
+    def world_to_camera(self, points: Tensor, per_view: bool = False) -> Tensor:
+        """World points → camera coordinates (*, C, N, 3), mm.
+
+        Args:
+            points: (*, N, 3), the same points seen by every view, or (*, C, N, 3) with
+                ``per_view=True``.
+        """
+        if points.shape[-1] != 3 or points.dim() < 2 + per_view:
+            raise ValueError(f'points must be (*, N, 3) (or (*, C, N, 3) with '
+                             f'per_view=True), got {tuple(points.shape)}')
+        if per_view and points.shape[-3] != self.num_views:
+            raise ValueError(f'per-view points have {points.shape[-3]} views, the rig '
+                             f'{self.num_views}')
+        p = points.to(self.dtype)
+        if not per_view:
+            p = p.unsqueeze(-3)
+        return p @ self.R.transpose(-1, -2) + self.t.unsqueeze(-2)
+
+    def distort(self, xy: Tensor) -> Tuple[Tensor, Tensor]:
+        """Normalised undistorted (*, C, N, 2) → distorted, plus validity (*, C, N).
+
+        Invalid where the radial polynomial has folded back (see ``_max_valid_r2``).
+        """
+        if self._r2_max is None:
+            self._r2_max = _max_valid_r2(self.dist)
+        k1, k2, p1, p2, k3 = (self.dist[..., i, None] for i in range(5))
+        x, y = xy[..., 0], xy[..., 1]
+        r2 = x * x + y * y
+        valid = r2 < self._r2_max.unsqueeze(-1)
+        r2c = torch.minimum(r2, self._r2_max.unsqueeze(-1).clamp(max=1e6))
+        radial = 1 + r2c * (k1 + r2c * (k2 + r2c * k3))
+        xd = x * radial + 2 * p1 * x * y + p2 * (r2c + 2 * x * x)
+        yd = y * radial + p1 * (r2c + 2 * y * y) + 2 * p2 * x * y
+        return torch.stack([xd, yd], -1), valid
+
+    def project(self, points: Tensor, return_valid: bool = False,
+                per_view: bool = False, eps: float = 1e-6):
+        """Project world points into every view (distortion included).
+
+        Args:
+            points: (*, N, 3) world mm (same points for all views) or (*, C, N, 3)
+                with ``per_view=True``.
+            return_valid: also return (*, C, N) bool: in front of the camera and inside
+                the distortion model's valid range (not the image bounds: see
+                :meth:`in_image`).
+        Returns:
+            (*, C, N, 2) distorted pixel coordinates [, valid].
+        """
+        xc = self.world_to_camera(points, per_view)
+        z = xc[..., 2]
+        front = z > eps
+        xy = xc[..., :2] / torch.where(front, z, torch.full_like(z, eps)).unsqueeze(-1)
+        xyd, valid_r = self.distort(xy)
+        Kb = self.K.unsqueeze(-3)  # (*, C, 1, 3, 3)
+        u = Kb[..., 0, 0] * xyd[..., 0] + Kb[..., 0, 1] * xyd[..., 1] + Kb[..., 0, 2]
+        v = Kb[..., 1, 1] * xyd[..., 1] + Kb[..., 1, 2]
+        uv = torch.stack([u, v], -1)
+        if return_valid:
+            return uv, front & valid_r
+        return uv
+
+    def in_image(self, uv: Tensor) -> Tensor:
+        """(*, C, N, 2) pixels → (*, C, N) bool: inside ``[0, W) × [0, H)``."""
+        wh = self.image_size.unsqueeze(-2)
+        return ((uv >= 0) & (uv < wh)).all(-1)
+
+    def undistort_points(self, uv: Tensor, iters: int = 20) -> Tensor:
+        """Distorted pixels (*, C, N, 2) → normalised undistorted image coordinates.
+
+        The fixed-point iteration OpenCV's ``undistortPoints`` uses, batched in torch.
+        """
+        Kb = self.K.unsqueeze(-3)
+        y = (uv[..., 1] - Kb[..., 1, 2]) / Kb[..., 1, 1]
+        x = (uv[..., 0] - Kb[..., 0, 2] - Kb[..., 0, 1] * y) / Kb[..., 0, 0]
+        xd = torch.stack([x, y], -1)
+        k1, k2, p1, p2, k3 = (self.dist[..., i, None] for i in range(5))
+        xu = xd
+        for _ in range(iters):
+            x, y = xu[..., 0], xu[..., 1]
+            r2 = x * x + y * y
+            radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+            dx = 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+            dy = p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+            xu = torch.stack([(xd[..., 0] - dx) / radial, (xd[..., 1] - dy) / radial], -1)
+        return xu

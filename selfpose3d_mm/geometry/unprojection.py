@@ -1,0 +1,184 @@
+"""Unprojection of multi-view 2D heatmaps into 3D voxel volumes (VoxelPose's P_unproj).
+
+Each voxel centre is projected into every view (full camera model with distortion), taken
+through the view's 2×3 affine to heatmap pixels, the view's heatmaps are sampled there
+bilinearly, and the samples are averaged over the views whose *original image* contains
+the point, then clamped to [0, 1]. All batch items, views, cubes and joints go through a
+single ``grid_sample``; the sampling grid of a fixed rig is cached by content.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .affine import apply_affine
+from .camera import MultiViewCameras
+from .voxel_grid import make_voxel_grid
+
+__all__ = ['projection_sampling_grid', 'sample_views', 'unproject_heatmaps',
+           'RootGridCache']
+
+
+def projection_sampling_grid(cameras: MultiViewCameras, affines: Tensor, points: Tensor,
+                             heatmap_size: Sequence[int]) -> Tuple[Tensor, Tensor]:
+    """Where each world point falls in each view's heatmap.
+
+    Args:
+        cameras: rig of C views, unbatched or batched (B, C).
+        affines: (B, C, 2, 3) or (C, 2, 3): original pixel → heatmap pixel.
+        points: (B, M, 3) world mm.
+        heatmap_size: (w, h).
+    Returns:
+        grid: (B, C, M, 2) in ``grid_sample`` coordinates (align_corners=True), clamped
+        to [-1.1, 1.1]; mask: (B, C, M) float, 1 where the point projects inside the
+        original image, in front of the camera and inside the distortion model's range.
+    """
+    if points.dim() != 3 or points.shape[-1] != 3:
+        raise ValueError(f'points must be (B, M, 3), got {tuple(points.shape)}')
+    C = cameras.num_views
+    if affines.shape[-3:] != (C, 2, 3):
+        raise ValueError(f'affines must be (B, {C}, 2, 3), got {tuple(affines.shape)}')
+    uv, valid = cameras.project(points, return_valid=True)  # (B, C, M, 2)
+    mask = (valid & cameras.in_image(uv)).to(points.dtype)
+    uvh = apply_affine(uv, affines.to(uv.dtype))
+    w, h = heatmap_size
+    scale = uv.new_tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])
+    grid = (uvh * scale - 1).clamp(-1.1, 1.1)
+    return grid, mask
+
+
+def sample_views(heatmaps: Tensor, grid: Tensor, mask: Tensor) -> Tensor:
+    """Sample every view at ``grid`` and average over the views in ``mask``.
+
+    Args:
+        heatmaps: (B, C, J, h, w). grid: (B, C, M, 2). mask: (B, C, M).
+    Returns:
+        (B, J, M) in [0, 1].
+    """
+    B, C, J, h, w = heatmaps.shape
+    M = grid.shape[2]
+    if grid.shape[:2] != (B, C) or mask.shape != (B, C, M):
+        raise ValueError(f'heatmaps {tuple(heatmaps.shape)}, grid {tuple(grid.shape)} '
+                         f'and mask {tuple(mask.shape)} disagree on (B, C, M)')
+    samples = F.grid_sample(
+        heatmaps.reshape(B * C, J, h, w), grid.reshape(B * C, M, 1, 2).to(heatmaps.dtype),
+        mode='bilinear', padding_mode='zeros', align_corners=True)
+    samples = samples.view(B, C, J, M)
+    mask = mask.to(heatmaps.dtype)
+    fused = torch.einsum('bcjm,bcm->bjm', samples, mask)
+    fused = fused / (mask.sum(1, keepdim=True) + 1e-6)
+    return fused.clamp(0.0, 1.0)
+
+
+def unproject_heatmaps(heatmaps: Tensor, cameras: MultiViewCameras, affines: Tensor,
+                       grids: Tensor) -> Tensor:
+    """Heatmaps of all views into volumes on arbitrary voxel grids.
+
+    Args:
+        heatmaps: (B, C, J, h, w).
+        cameras: C views (unbatched or (B, C)).
+        affines: (B, C, 2, 3) original pixel → heatmap pixel.
+        grids: (B, N, X, Y, Z, 3) world centres of N cubes per batch item.
+    Returns:
+        (B, N, J, X, Y, Z) volumes in [0, 1].
+
+    Example:
+        >>> grids = make_voxel_grid(proposals, (2000,) * 3, (64,) * 3)  # (B, N, 64, 64, 64, 3)
+        >>> cubes = unproject_heatmaps(hm, cams, affines, grids)       # (B, N, J, 64, 64, 64)
+    """
+    if heatmaps.dim() != 5:
+        raise ValueError(f'heatmaps must be (B, C, J, h, w), got {tuple(heatmaps.shape)}')
+    if grids.dim() != 6 or grids.shape[-1] != 3:
+        raise ValueError(f'grids must be (B, N, X, Y, Z, 3), got {tuple(grids.shape)}')
+    B, C, J, h, w = heatmaps.shape
+    _, N, X, Y, Z, _ = grids.shape
+    grid, mask = projection_sampling_grid(cameras, affines, grids.reshape(B, -1, 3), (w, h))
+    vol = sample_views(heatmaps, grid, mask)  # (B, J, N*X*Y*Z)
+    return vol.view(B, J, N, X, Y, Z).transpose(1, 2)
+
+
+class RootGridCache:
+    """Content-keyed LRU cache of the whole-space sampling grid.
+
+    The root cube is the same world grid for every frame, so for a fixed rig and fixed
+    (un-augmented) affines its projection into the views never changes: compute it once
+    per (rig, affines, device) and reuse it. The key hashes the camera and affine values,
+    so a new rig or new affines invalidate it by construction.
+
+    Args:
+        space_center: (3,) mm. space_size: (3,) mm. shape: (X, Y, Z) voxels.
+        max_entries: cached (rig, affine) combinations kept.
+    """
+
+    def __init__(self, space_center: Sequence[float], space_size: Sequence[float],
+                 shape: Sequence[int], max_entries: int = 8):
+        self.space_center = tuple(float(v) for v in space_center)
+        self.space_size = tuple(float(v) for v in space_size)
+        self.shape = tuple(int(v) for v in shape)
+        self.max_entries = max_entries
+        self._cache: 'OrderedDict[str, Tuple[Tensor, Tensor]]' = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def points(self, device=None, dtype=torch.float32) -> Tensor:
+        """(X·Y·Z, 3) world voxel centres."""
+        c = torch.tensor(self.space_center, dtype=dtype, device=device)
+        return make_voxel_grid(c, self.space_size, self.shape).reshape(-1, 3)
+
+    def _key(self, cameras: MultiViewCameras, affines: Tensor, hm_size) -> str:
+        h = hashlib.sha1(cameras.cache_key().encode())
+        h.update(affines.detach().cpu().contiguous().numpy().tobytes())
+        h.update(repr((tuple(hm_size), str(affines.device), self.space_center,
+                       self.space_size, self.shape)).encode())
+        return h.hexdigest()
+
+    def grid(self, cameras: MultiViewCameras, affines: Tensor,
+             heatmap_size: Sequence[int]) -> Tuple[Tensor, Tensor]:
+        """Sampling grid (C, M, 2) and mask (C, M) for one rig (unbatched) + its affines (C, 2, 3)."""
+        if len(cameras.batch_shape):
+            raise ValueError('RootGridCache.grid expects an unbatched rig')
+        key = self._key(cameras, affines, heatmap_size)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self.hits += 1
+            self._cache.move_to_end(key)
+            return hit
+        self.misses += 1
+        pts = self.points(affines.device, cameras.dtype)[None]
+        grid, mask = projection_sampling_grid(cameras, affines[None], pts, heatmap_size)
+        hit = (grid[0], mask[0])
+        self._cache[key] = hit
+        while len(self._cache) > self.max_entries:
+            self._cache.popitem(last=False)
+        return hit
+
+    def unproject(self, heatmaps: Tensor, cameras: MultiViewCameras, affines: Tensor,
+                  use_cache: bool = True) -> Tensor:
+        """Whole-space volumes (B, J, X, Y, Z) from heatmaps (B, C, J, h, w).
+
+        Args:
+            cameras: unbatched rig (shared by the batch) or batched (B, C).
+            affines: (B, C, 2, 3) or (C, 2, 3) original pixel → heatmap pixel.
+            use_cache: False for per-sample random affines (nothing to reuse).
+        """
+        B, C, J, h, w = heatmaps.shape
+        if affines.dim() == 3:
+            affines = affines.unsqueeze(0).expand(B, *affines.shape)
+        if not use_cache:
+            pts = self.points(heatmaps.device, cameras.dtype)[None].expand(B, -1, -1)
+            grid, mask = projection_sampling_grid(cameras, affines, pts, (w, h))
+        else:
+            grids, masks = [], []
+            for b in range(B):  # a dictionary look-up per frame, the math is cached
+                cam_b = cameras[b] if len(cameras.batch_shape) else cameras
+                g, m = self.grid(cam_b, affines[b], (w, h))
+                grids.append(g)
+                masks.append(m)
+            grid, mask = torch.stack(grids), torch.stack(masks)
+        vol = sample_views(heatmaps, grid, mask)
+        return vol.view(B, J, *self.shape)

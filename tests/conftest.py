@@ -1,0 +1,40 @@
+import os
+import os.path as osp
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+# The real-file samples live beside the checkout (never copied into it).
+FIXTURES = Path(os.environ.get('SELFPOSE3D_FIXTURES',
+                               Path(__file__).resolve().parents[1].parent / 'shared' / 'fixtures'))
+
+
+def fixture_path(*parts) -> Path:
+    """Path of a real-data fixture file; skips the test when it is absent."""
+    p = FIXTURES.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f'fixture not available: {p}')
+    return p
+
+
+@pytest.fixture
+def ring_rig():
+    """A generated 5-view studio rig around an 8 x 8 x 2 m space (Panoptic-like)."""
+    from selfpose3d_mm.datasets.synthetic.rig import make_ring_rig
+    rng = np.random.default_rng(3)
+    return make_ring_rig(rng, (0.0, -500.0, 800.0), (8000.0, 8000.0, 2000.0))
+
+
+@pytest.fixture
+def panoptic_rig():
+    from selfpose3d_mm.geometry import load_panoptic_calibration
+    path = fixture_path('panoptic', '160906_band1', 'calibration_160906_band1.json')
+    return load_panoptic_calibration(str(path))
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+    np.random.seed(0)

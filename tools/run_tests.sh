@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set-up (idempotent, see tools/setup_env.sh) + the whole test suite. CI runs this.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/tools/setup_env.sh"
+cd "$ROOT"
+export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::DeprecationWarning,ignore::UserWarning}"
+exec .venv/bin/python -m pytest tests -q --durations=10 "$@"
