@@ -23,12 +23,49 @@ num_keypoints              J
 from __future__ import annotations
 
 import copy
+import os.path as osp
 from typing import Optional, Sequence
 
+from mmengine.config import Config
 from mmengine.dataset import BaseDataset
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
+from mmpose.registry import TRANSFORMS
 
-__all__ = ['BaseMultiViewDataset']
+__all__ = ['BaseMultiViewDataset', 'load_pose_metainfo']
+
+
+def load_pose_metainfo(metainfo: dict) -> dict:
+    """mmpose dataset meta, optionally cut to its first ``num_keypoints`` joints.
+
+    mmpose's ``panoptic_body3d`` meta lists the 19 coco19 joints; VoxelPose/SelfPose3d
+    use the first 15 (eyes and ears dropped), so the file is reused and truncated rather
+    than redefined.
+    """
+    metainfo = copy.deepcopy(metainfo)
+    n = metainfo.pop('num_keypoints', None)
+    if 'from_file' in metainfo and n is not None:
+        path = metainfo.pop('from_file')
+        if not osp.isfile(path):
+            import mmpose
+            path = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', '_base_',
+                            'datasets', osp.basename(path))
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'dataset meta file not found: {path}')
+        info = Config.fromfile(path).dataset_info.to_dict()
+        keep = {k: v for k, v in info['keypoint_info'].items() if v['id'] < n}
+        names = {v['name'] for v in keep.values()}
+        for v in keep.values():  # swap partners outside the kept joints do not exist
+            if v.get('swap') and v['swap'] not in names:
+                v['swap'] = ''
+        links = [v for v in info['skeleton_info'].values()
+                 if v['link'][0] in names and v['link'][1] in names]
+        info['keypoint_info'] = keep
+        info['skeleton_info'] = {i: dict(v, id=i) for i, v in enumerate(links)}
+        info['joint_weights'] = info['joint_weights'][:n]
+        info['sigmas'] = info['sigmas'][:n]
+        info.update(metainfo)
+        metainfo = info
+    return parse_pose_metainfo(metainfo) if metainfo else {}
 
 
 class BaseMultiViewDataset(BaseDataset):
@@ -42,7 +79,9 @@ class BaseMultiViewDataset(BaseDataset):
             ``test_mode``, ``lazy_init``, ``indices``, ...).
     """
 
-    METAINFO: dict = dict(from_file='configs/_base_/datasets/panoptic_body3d.py')
+    # mmpose's Panoptic meta, first 15 joints (neck, nose, mid-hip, L/R arm and leg)
+    METAINFO: dict = dict(from_file='configs/_base_/datasets/panoptic_body3d.py',
+                          num_keypoints=15)
 
     def __init__(self, space_center: Sequence[float] = (0.0, -500.0, 800.0),
                  space_size: Sequence[float] = (8000.0, 8000.0, 2000.0),
@@ -52,6 +91,9 @@ class BaseMultiViewDataset(BaseDataset):
         if len(self.space_center) != 3 or len(self.space_size) != 3:
             raise ValueError('space_center and space_size need 3 values each')
         kwargs.setdefault('serialize_data', False)
+        # build transforms from mmpose's registry whatever the caller's default scope
+        kwargs['pipeline'] = [TRANSFORMS.build(t) if isinstance(t, dict) else t
+                              for t in kwargs.get('pipeline') or []]
         super().__init__(metainfo=metainfo, **kwargs)
 
     @classmethod
@@ -60,7 +102,7 @@ class BaseMultiViewDataset(BaseDataset):
             metainfo = copy.deepcopy(cls.METAINFO)
         if not isinstance(metainfo, dict):
             raise TypeError(f'metainfo should be a dict, got {type(metainfo)}')
-        return parse_pose_metainfo(copy.deepcopy(metainfo)) if metainfo else {}
+        return load_pose_metainfo(metainfo)
 
     @property
     def num_keypoints(self) -> int:

@@ -121,9 +121,9 @@ class MultiViewCameras:
 
     _FIELDS = ('K', 'R', 't', 'dist', 'image_size')
 
-    def _apply(self, fn) -> 'MultiViewCameras':
+    def _apply(self, fn, names=None) -> 'MultiViewCameras':
         return MultiViewCameras(*(fn(getattr(self, f)) for f in self._FIELDS),
-                                names=self.names)
+                                names=self.names if names is None else names)
 
     def to(self, *args, **kwargs) -> 'MultiViewCameras':
         return self._apply(lambda x: x.to(*args, **kwargs))
@@ -144,9 +144,8 @@ class MultiViewCameras:
         """Sub-rig with the views ``index`` (list of ints)."""
         idx = torch.as_tensor(index, dtype=torch.long, device=self.device)
         nb = len(self.batch_shape)
-        cams = self._apply(lambda x: x.index_select(nb, idx))
-        cams.names = [self.names[i] for i in idx.tolist()] if self.names else None
-        return cams
+        names = [self.names[i] for i in idx.tolist()] if self.names else None
+        return self._apply(lambda x: x.index_select(nb, idx), names)
 
     def expand(self, batch_size: int) -> 'MultiViewCameras':
         """An unbatched rig repeated as (B, C, ...) (views share memory)."""

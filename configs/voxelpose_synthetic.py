@@ -1,0 +1,51 @@
+# Fully-supervised VoxelPose on the synthetic world, small enough for 2 CPU cores.
+# Heatmap-input mode: the input heatmaps are rendered from the simulated 2D detections.
+_base_ = ['./_base_/default_runtime.py', './_base_/datasets/synthetic_world.py']
+
+input_size = (480, 256)
+heatmap_size = (120, 64)
+space_center = {{_base_.space_center}}
+space_size = {{_base_.space_size}}
+
+# ---- data
+train_pipeline = [
+    dict(type='MultiViewResize', input_size=input_size),
+    dict(type='MultiViewAffine'),
+    dict(type='PackMultiViewInputs'),
+]
+test_pipeline = train_pipeline
+train_dataloader = dict(batch_size=2, num_workers=1,
+                        dataset=dict(num_samples=1200, pipeline=train_pipeline))
+val_dataloader = dict(batch_size=2, num_workers=1,
+                      dataset=dict(num_samples=100, pipeline=test_pipeline))
+test_dataloader = dict(batch_size=2, num_workers=1,
+                       dataset=dict(num_samples=300, pipeline=test_pipeline))
+
+# ---- model
+model = dict(
+    type='SelfPose3D',
+    num_joints=15,
+    root_index=2,
+    input_size=input_size,
+    heatmap_size=heatmap_size,
+    heatmap_net_2d=None,  # heatmap-input mode
+    heatmap_input=dict(sigma=2.0, use_scores=True),
+    root_channels='all',  # VoxelPose: all J channels into the root net
+    root_head=dict(type='CuboidProposalHead', space_center=space_center,
+                   space_size=space_size, cube_shape=(48, 48, 12), mid_channels=16,
+                   max_proposals=8, threshold=0.3, target_sigma=200.0),
+    pose_head=dict(type='PoseRegressionHead', cube_size=(2000.0, 2000.0, 2000.0),
+                   cube_shape=(24, 24, 24), mid_channels=16, beta=100.0),
+    train_cfg=dict(match_radius=500.0),
+)
+
+# ---- schedule
+train_cfg = dict(by_epoch=True, max_epochs=4, val_interval=2)
+val_cfg = dict()
+test_cfg = dict()
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3), clip_grad=dict(max_norm=10.0))
+param_scheduler = [dict(type='MultiStepLR', milestones=[3], gamma=0.1, by_epoch=True)]
+
+# ---- evaluation
+val_evaluator = dict(type='MultiViewPoseAPMetric')
+test_evaluator = val_evaluator

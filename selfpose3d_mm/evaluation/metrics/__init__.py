@@ -1,0 +1,3 @@
+from .panoptic_metric import MultiViewPoseAPMetric
+
+__all__ = ['MultiViewPoseAPMetric']

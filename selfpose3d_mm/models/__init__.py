@@ -1,0 +1,7 @@
+"""Models: data preprocessor → detector (2D heatmap net, root head, pose head)."""
+from .data_preprocessors import MultiViewDataPreprocessor
+from .detectors import SelfPose3D
+from .heads import CuboidProposalHead, PoseRegressionHead
+
+__all__ = ['MultiViewDataPreprocessor', 'SelfPose3D', 'CuboidProposalHead',
+           'PoseRegressionHead']

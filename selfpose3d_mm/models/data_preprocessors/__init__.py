@@ -1,0 +1,3 @@
+from .multiview_data_preprocessor import MultiViewDataPreprocessor
+
+__all__ = ['MultiViewDataPreprocessor']

@@ -1,0 +1,3 @@
+from .selfpose3d import SelfPose3D
+
+__all__ = ['SelfPose3D']
