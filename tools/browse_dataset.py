@@ -5,7 +5,7 @@ score — red low, green high — and the projected 3D GT in white; the image it
 image path, grey otherwise) and ``<out>/<frame>_scene3d.png`` (capture space, camera
 frustums, GT people; grey people are not in the GT, e.g. bystanders outside the space).
 
-    python tools/browse_dataset.py configs/_base_/datasets/synthetic_world.py --out DIR
+    python tools/browse_dataset.py configs/synthetic_world.py --out DIR
 """
 import argparse
 import os.path as osp

@@ -5,5 +5,5 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/tools/setup_env.sh"
 cd "$ROOT"
 export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::DeprecationWarning,ignore::UserWarning}"
-exec .venv/bin/python tools/browse_dataset.py configs/_base_/datasets/synthetic_world.py \
+exec .venv/bin/python tools/browse_dataset.py configs/synthetic_world.py \
     --out work_dirs/browse_synthetic --num 3 "$@"

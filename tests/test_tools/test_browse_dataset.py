@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_browse_writes_pictures(tmp_path):
     out = tmp_path / 'browse'
     cmd = [sys.executable, str(ROOT / 'tools' / 'browse_dataset.py'),
-           str(ROOT / 'configs' / '_base_' / 'datasets' / 'synthetic_world.py'),
+           str(ROOT / 'configs' / 'synthetic_world.py'),
            '--out', str(out), '--num', '1', '--phase', 'val',
            '--cfg-options', 'val_dataloader.dataset.with_images=True',
            'val_dataloader.dataset.rig.image_size=(640,360)']

@@ -57,6 +57,3 @@ test_dataloader = dict(
     collate_fn=dict(type='multiview_collate'),
     dataset=dict(**world, split='test', seed=0, num_samples=500, test_mode=True,
                  pipeline=test_pipeline))
-
-custom_imports = dict(imports=['selfpose3d_mm'], allow_failed_imports=False)
-default_scope = 'mmpose'

@@ -19,7 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .motion import ActivityWarp, SmoothNoise, WanderPaths, place_anchors, smoothstep
+from .motion import (ActivityWarp, SmoothNoise, WanderPaths, place_anchors, soft_clip,
+                     soft_floor, switch, to_unit)
 
 __all__ = ['BODY_DEFAULTS', 'BONE_NAMES', 'PANOPTIC15_LIMBS', 'JOINT_LIMITS_DEG',
            'PeopleSequence']
@@ -57,7 +58,7 @@ BODY_DEFAULTS = dict(
     max_wander_outside=400.0,    # cap of a bystander's wander radius
     # --- locomotion ---
     walk_speed=(0.9, 1.5),       # m/s, top speed of a person (uniform), <= speed_max
-    speed_max=1.5,               # m/s, hard cap of the root speed
+    speed_max=1.5,               # m/s, hard cap of the horizontal root speed
     max_turn_rate_deg=120.0,     # deg/s, bound on the loop's angular rate (small spaces
                                  # make people walk slower rather than spin)
     activity_bias=(-0.5, 0.5),   # walking propensity (-1 always standing .. 1 always walking)
@@ -67,8 +68,8 @@ BODY_DEFAULTS = dict(
     hip_swing_deg=22.0,          # gait hip flexion amplitude at full activity (about +8)
     knee_swing_deg=60.0,         # gait extra knee flexion (swing phase) at full activity
     arm_swing_deg=25.0,          # gait shoulder flexion amplitude at full activity
-    heading_jitter_deg=(10.0, 60.0),  # facing offset from the walking direction
-                                      # (walking, standing)
+    heading_jitter_deg=(5.0, 30.0),  # std of the facing offset from the walking direction
+                                     # (while walking, while standing)
     # --- postures (fraction of time, roughly) ---
     crouch_prob=0.25,            # bending over / sitting / squatting (while not walking)
     hold_prob=0.3,               # elbow(s) flexed in front (holding, gesturing)
@@ -76,19 +77,24 @@ BODY_DEFAULTS = dict(
     posture_period=(8.0, 40.0),  # s, periods of the slow posture processes
     limb_period=(2.0, 12.0),     # s, periods of the arm/head/leg fluctuations
     # --- joint limits (deg) ---
-    elbow_max_deg=150.0,
-    knee_max_deg=140.0,
+    elbow_max_deg=150.0,         # elbow flexion limit (0 = straight arm)
+    knee_max_deg=140.0,          # knee flexion limit (0 = straight leg)
 )
 
-# (low, high) in degrees, applied after blending (knee/elbow upper limits are knobs) as
-# soft limits with _SOFT_DEG wide corners (hard at the 0 deg knee/elbow floors, which
-# the postures approach through soft floors of their own).
+# Joint limits (low, high) in degrees ('nose': neck->nose angle from the torso axis; the
+# knee/elbow upper limits are knobs). They are applied after blending as soft limits with
+# _SOFT_DEG wide corners, hard only at the 0 deg knee/elbow floors, which the postures
+# approach through soft floors of their own.
 _SOFT_DEG = 6.0
 JOINT_LIMITS_DEG = dict(lean=(-20.0, 90.0), side_lean=(-20.0, 20.0), twist=(-45.0, 45.0),
                         head_yaw=(-75.0, 75.0), nose=(5.0, 90.0),
                         shoulder_flex=(-50.0, 180.0), shoulder_abd=(0.0, 170.0),
                         shoulder_rot=(-40.0, 80.0), elbow=(0.0, None),
                         hip_flex=(-30.0, 125.0), hip_abd=(-5.0, 45.0), knee=(0.0, None))
+
+_RANGE_KNOBS = ('height_range', 'ankle_height', 'nose_angle_deg', 'shoulder_drop_deg',
+                'outside_range', 'walk_speed', 'activity_bias', 'activity_period',
+                'posture_period', 'limb_period')
 
 # The smooth processes (name, band); '*' entries come as a left/right pair.
 _PROC = (('crouch', 'p'), ('style', 'p'), ('crouch_hip', 'l'), ('crouch_knee', 'l'),
@@ -116,8 +122,9 @@ def _resolve_knobs(knobs: dict) -> dict:
         if bad:
             raise ValueError(f'{name}: unknown bone(s) {bad}; valid: {list(BONE_NAMES)}')
         k[name] = {**BODY_DEFAULTS[name], **knobs.get(name, {})}
-    for name, v in k.items():
-        if isinstance(v, tuple) and not v[0] <= v[1]:
+    for name in _RANGE_KNOBS:
+        v = k[name]
+        if len(v) != 2 or not v[0] <= v[1]:
             raise ValueError(f'body knob {name} must be (low, high) with low <= high, got {v}')
     return k
 
@@ -130,39 +137,6 @@ def _rot(axis: int, a: np.ndarray) -> np.ndarray:
     R[..., axis, axis] = 1.0
     R[..., i, i], R[..., j, j], R[..., i, j], R[..., j, i] = c, c, -s, s
     return R
-
-
-def _unit(n: np.ndarray, bias=0.0) -> np.ndarray:
-    """Map a unit-variance process to (0, 1), roughly uniformly."""
-    return 0.5 * (1.0 + np.tanh(0.9 * n + bias))
-
-
-def _soft_floor(x: np.ndarray, eps: float) -> np.ndarray:
-    """Smooth max(x, 0) (a hyperbola, eps / 2 at x = 0): no velocity jump at the limit."""
-    return 0.5 * (x + np.sqrt(x * x + eps * eps))
-
-
-def _soft_clip(x: np.ndarray, lo, hi, eps_lo: float = None, eps_hi: float = None):
-    """Clamp to [lo, hi] with hyperbolic corners ``eps`` wide (0 = hard): a joint
-    decelerates into its limit instead of stopping dead, and never passes it."""
-    eps_lo = _SOFT_DEG if eps_lo is None else eps_lo
-    eps_hi = _SOFT_DEG if eps_hi is None else eps_hi
-    with np.errstate(invalid='ignore'):  # infinite bounds
-        d = x - lo
-        y = np.where(np.isfinite(d), lo + 0.5 * (d + np.sqrt(d * d + eps_lo ** 2)), x)
-        d = hi - y
-        y = np.where(np.isfinite(d), hi - 0.5 * (d + np.sqrt(d * d + eps_hi ** 2)), y)
-    return np.clip(y, lo, hi)  # removes the eps^2 / (4 (hi - lo)) overshoot of the corners
-
-
-def _switch(u: np.ndarray, prob: float, width: float) -> np.ndarray:
-    """Smooth on/off weight of a posture that is on about ``prob`` of the time.
-
-    ``u`` is a roughly uniform process in (0, 1); the ramp around ``1 - prob`` is ``width``
-    wide (wider = slower transitions), narrowed near prob 0 / 1 so those are exact.
-    """
-    w = max(min(width, 2 * prob, 2 * (1 - prob)), 1e-9)
-    return smoothstep((u - (1.0 - prob) + 0.5 * w) / w)
 
 
 class PeopleSequence:
@@ -228,7 +202,8 @@ class PeopleSequence:
 
     # ------------------------------------------------------------------------------
     def _angles(self, t: np.ndarray):
-        """Root xy, heading and joint angles (rad) at times t: each (T, P[, 2 sides])."""
+        """Root xy (T, P, 2) mm, heading and joint angles (rad) at times t (T,), each
+        (T, P) or (T, P, 2 sides); also the crouch/style/gait-activity weights (T, P)."""
         k = self.knobs
         g, tau = self._activity(t)
         deriv = self._paths.derivative(tau)                            # (T, P, 2)
@@ -237,16 +212,16 @@ class PeopleSequence:
         a = np.tanh(speed / k['gait_speed_ref'])                       # gait activity
         phase = 2 * np.pi * self._paths.arclength(tau) / self._stride + self._phase0
         N = self._noise(t)                                             # (T, P, D)
-        U = _unit(N, self._bias)
+        U = to_unit(N, self._bias)
         n = lambda name: N[..., _IDX[name]]                            # noqa: E731
         u = lambda name: U[..., _IDX[name]]                            # noqa: E731
         d2r = np.pi / 180.0
         still = 1.0 - a
         jit_w, jit_s = k['heading_jitter_deg']
         heading = (np.arctan2(deriv[..., 1], deriv[..., 0])
-                   + d2r * (jit_w + (jit_s - jit_w) * still) * 0.5 * n('heading'))
+                   + d2r * (jit_w + (jit_s - jit_w) * still) * n('heading'))
         # crouch amount (never while walking) and its style: bend over / sit / squat
-        c = _switch(u('crouch'), k['crouch_prob'], 0.4) * still ** 2
+        c = switch(u('crouch'), k['crouch_prob'], 0.4) * still ** 2
         st = u('style')
         wb, ws, wq = (1 - st) ** 2, 2 * st * (1 - st), st ** 2
         c_hip = 5 * wb + 85 * ws + 100 * wq + 15 * n('crouch_hip')
@@ -260,7 +235,7 @@ class PeopleSequence:
             + c[..., None] * c_hip[..., None]
         # the stance knee rests on a soft floor, so the swing bump lands smoothly on it
         # instead of slamming into the 0 deg limit at heel strike
-        knee = (1 - c[..., None]) * (_soft_floor(5 + 7 * N[..., _IDX['knee']], 4.0)
+        knee = (1 - c[..., None]) * (soft_floor(5 + 7 * N[..., _IDX['knee']], 4.0)
                                      + k['knee_swing_deg'] * a[..., None] * bump) \
             + c[..., None] * (c_knee[..., None] + 6 * N[..., _IDX['knee']])
         hip_abd = 4 + 3 * n('abd_c')[..., None] + 2.5 * N[..., _IDX['abd']] \
@@ -272,10 +247,10 @@ class PeopleSequence:
         nose = self._nose0 / d2r + 5 + 12 * n('pitch') - 0.4 * lean
         # arms: relaxed / holding / raised, plus the gait swing
         # both arms often go up together: mix a shared and a per-arm process (unit variance)
-        ur = _unit(0.8 * n('raise_b')[..., None] + 0.6 * N[..., _IDX['raise']],
+        ur = to_unit(0.8 * n('raise_b')[..., None] + 0.6 * N[..., _IDX['raise']],
                    self._bias[:, _IDX['raise']])
-        w_raise = _switch(ur, k['reach_prob'], 0.3)
-        w_hold = _switch(U[..., _IDX['hold']], k['hold_prob'], 0.3) * (1 - w_raise)
+        w_raise = switch(ur, k['reach_prob'], 0.3)
+        w_hold = switch(U[..., _IDX['hold']], k['hold_prob'], 0.3) * (1 - w_raise)
         w_rel = 1 - w_raise - w_hold
         nf, na = N[..., _IDX['sflex']], N[..., _IDX['sabd']]
         nr, ne = N[..., _IDX['srot']], N[..., _IDX['elbow']]
@@ -286,15 +261,15 @@ class PeopleSequence:
         sabd = (w_rel * (10 + 5 * na) + w_hold * (20 + 10 * na)
                 + w_raise * ((1 - rs) * (15 + 10 * na) + rs * (120 + 35 * na)))
         srot = w_rel * 15 * nr + w_hold * (-15 + 15 * nr) + w_raise * (20 + 25 * nr)
-        elbow = _soft_floor(w_rel * (20 + 15 * ne) + w_hold * (95 + 25 * ne)
+        elbow = soft_floor(w_rel * (20 + 15 * ne) + w_hold * (95 + 25 * ne)
                             + w_raise * (30 + 35 * ne), 4.0)
         L = JOINT_LIMITS_DEG
         # chest against thighs: torso-thigh angle (180 - lean - hip flexion) >= 30 deg
-        hip = _soft_clip(hip, -np.inf, 150.0 - np.clip(lean, *L['lean'])[..., None])
+        hip = soft_clip(hip, -np.inf, 150.0 - np.clip(lean, *L['lean'])[..., None], _SOFT_DEG)
 
         def clip(x, name, hi=None, eps_lo=_SOFT_DEG):
             hi = L[name][1] if hi is None else hi
-            return d2r * _soft_clip(x, L[name][0], hi, eps_lo)
+            return d2r * soft_clip(x, L[name][0], hi, _SOFT_DEG, eps_lo)
         return dict(
             root_xy=root_xy, heading=heading, crouch=c, style=st, activity=a,
             lean=clip(lean, 'lean'), side=clip(side_lean, 'side_lean'),

@@ -11,6 +11,10 @@ evaluated directly (random access, no integration from t = 0):
   over one period so that the gait phase can be tied to the distance walked;
 * :func:`place_anchors` - anchors of the people inside the capture box and of bystanders
   in a ring outside it, with wander radii that keep everybody apart and in their region.
+
+plus the shaping helpers the posture model uses (:func:`smoothstep`, :func:`to_unit`,
+:func:`switch`, :func:`soft_floor`, :func:`soft_clip`), all continuous with continuous
+first derivatives except where documented, so that joints never jump.
 """
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ from typing import Tuple
 
 import numpy as np
 
-__all__ = ['SmoothNoise', 'ActivityWarp', 'WanderPaths', 'place_anchors', 'smoothstep']
+__all__ = ['SmoothNoise', 'ActivityWarp', 'WanderPaths', 'place_anchors', 'smoothstep',
+           'soft_clip', 'soft_floor', 'switch', 'to_unit']
 
 _TWO_PI = 2.0 * np.pi
 
@@ -27,6 +32,39 @@ def smoothstep(x: np.ndarray) -> np.ndarray:
     """C1 ramp from 0 (x <= 0) to 1 (x >= 1); keeps weights built from it smooth."""
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
+
+
+def to_unit(n: np.ndarray, bias=0.0) -> np.ndarray:
+    """Map a unit-variance process to (0, 1), roughly uniformly."""
+    return 0.5 * (1.0 + np.tanh(0.9 * n + bias))
+
+
+def soft_floor(x: np.ndarray, eps: float) -> np.ndarray:
+    """Smooth max(x, 0) (a hyperbola, eps / 2 at x = 0): no velocity jump at the limit."""
+    return 0.5 * (x + np.sqrt(x * x + eps * eps))
+
+
+def soft_clip(x: np.ndarray, lo, hi, eps: float, eps_lo: float = None) -> np.ndarray:
+    """Clamp to [lo, hi] with hyperbolic corners ``eps`` wide (0 = hard; ``eps_lo``
+    overrides the lower one): a joint decelerates into its limit instead of stopping
+    dead, and never passes it. ``lo`` / ``hi`` may be arrays or infinite."""
+    eps_lo, eps_hi = (eps if eps_lo is None else eps_lo), eps
+    with np.errstate(invalid='ignore'):  # infinite bounds
+        d = x - lo
+        y = np.where(np.isfinite(d), lo + 0.5 * (d + np.sqrt(d * d + eps_lo ** 2)), x)
+        d = hi - y
+        y = np.where(np.isfinite(d), hi - 0.5 * (d + np.sqrt(d * d + eps_hi ** 2)), y)
+    return np.clip(y, lo, hi)  # removes the eps^2 / (4 (hi - lo)) overshoot of the corners
+
+
+def switch(u: np.ndarray, prob: float, width: float) -> np.ndarray:
+    """Smooth on/off weight of a posture that is on about ``prob`` of the time.
+
+    ``u`` is a roughly uniform process in (0, 1); the ramp around ``1 - prob`` is ``width``
+    wide (wider = slower transitions), narrowed near prob 0 / 1 so those are exact.
+    """
+    w = max(min(width, 2 * prob, 2 * (1 - prob)), 1e-9)
+    return smoothstep((u - (1.0 - prob) + 0.5 * w) / w)
 
 
 def _cos_integral(nu: np.ndarray, rho: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -193,8 +231,11 @@ class WanderPaths:
         rows = np.arange(P)[None, :]
         h = self.period / N
         s2, s3 = s * s, s * s * s
-        val = ((2 * s3 - 3 * s2 + 1) * self.table[rows, i] + (s3 - 2 * s2 + s) * h * self.slope[rows, i]
-               + (-2 * s3 + 3 * s2) * self.table[rows, i + 1] + (s3 - s2) * h * self.slope[rows, i + 1])
+        # cubic Hermite: values and exact slopes (the speed) at both cell ends
+        val = ((2 * s3 - 3 * s2 + 1) * self.table[rows, i]
+               + (s3 - 2 * s2 + s) * h * self.slope[rows, i]
+               + (-2 * s3 + 3 * s2) * self.table[rows, i + 1]
+               + (s3 - s2) * h * self.slope[rows, i + 1])
         return n * self.table[:, -1] + val
 
 

@@ -64,8 +64,9 @@ class SelfPose3D(BaseModel):
         root_head, pose_head: configs of :class:`CuboidProposalHead` and
             :class:`PoseRegressionHead`.
         root_channels: ``'root'`` (SelfPose3d: only the root heatmap) or ``'all'`` (VoxelPose).
-        train_cfg: ``match_radius`` (mm; proposals farther from every GT root are not
-            trained, VoxelPose 500), ``loss_2d_weight``, ``sigma_2d``.
+        train_cfg: ``pose_on_gt_roots`` (train the pose net on cubes at the GT roots
+            jittered by ``root_jitter`` mm; else VoxelPose's matched proposals),
+            ``match_radius`` (mm; VoxelPose 500), ``loss_2d_weight``, ``sigma_2d``.
         test_cfg: ``threshold`` (overrides the root head's).
     """
 
@@ -89,11 +90,12 @@ class SelfPose3D(BaseModel):
         self.input_size = tuple(int(v) for v in input_size)
         self.heatmap_size = tuple(int(v) for v in heatmap_size)
         self.root_channels = root_channels
-        self.train_cfg = dict(match_radius=500.0, loss_2d_weight=1.0, sigma_2d=3.0,
-                              **(train_cfg or {}))
+        self.train_cfg = {**dict(match_radius=500.0, loss_2d_weight=1.0, sigma_2d=3.0,
+                                 pose_on_gt_roots=True, root_jitter=50.0),
+                          **(train_cfg or {})}
         self.test_cfg = dict(test_cfg or {})
-        self.heatmap_input = dict(sigma=3.0, use_scores=True, min_score=0.0,
-                                  **(heatmap_input or {}))
+        self.heatmap_input = {**dict(sigma=3.0, use_scores=True, min_score=0.0),
+                              **(heatmap_input or {})}
         if heatmap_net_2d is not None:
             self.backbone = MODELS.build(heatmap_net_2d['backbone'])
             self.head_2d = MODELS.build(heatmap_net_2d['head'])
@@ -230,14 +232,22 @@ class SelfPose3D(BaseModel):
         root = self.root_volume(hm_in, cams, A)
         roots = gt[:, :, self.root_index]
         losses['loss_root'] = self.root_head.loss(root, self.root_head.encode(roots, gt_mask))
-        centers, _ = self.root_head.decode(root)
-        # proposals within match_radius of a GT root are trained toward that person
-        d = torch.cdist(centers, roots)  # (B, K, G)
-        d = d.masked_fill(~gt_mask.unsqueeze(1), float('inf'))
-        dist, match = d.min(-1)
-        b_idx, k_idx = (dist <= self.train_cfg['match_radius']).nonzero(as_tuple=True)
-        g_idx = match[b_idx, k_idx]
-        joints = self.pose_from_proposals(hm_in, cams, A, centers[b_idx, k_idx], b_idx)
+        if self.train_cfg['pose_on_gt_roots']:
+            # teacher forcing: cubes at the GT roots (jittered by about a root voxel), so
+            # the pose net trains from the first iteration instead of waiting for the root
+            # net's proposals to come within match_radius
+            b_idx, g_idx = gt_mask.nonzero(as_tuple=True)
+            jitter = torch.randn_like(roots[b_idx, g_idx]) * self.train_cfg['root_jitter']
+            centers_m = roots[b_idx, g_idx] + jitter
+        else:  # VoxelPose: proposals within match_radius of a GT root, towards that person
+            centers, _ = self.root_head.decode(root)
+            d = torch.cdist(centers, roots)  # (B, K, G)
+            d = d.masked_fill(~gt_mask.unsqueeze(1), float('inf'))
+            dist, match = d.min(-1)
+            b_idx, k_idx = (dist <= self.train_cfg['match_radius']).nonzero(as_tuple=True)
+            g_idx = match[b_idx, k_idx]
+            centers_m = centers[b_idx, k_idx]
+        joints = self.pose_from_proposals(hm_in, cams, A, centers_m, b_idx)
         losses['loss_pose'] = self.pose_head.loss(joints, gt[b_idx, g_idx], gt_vis[b_idx, g_idx])
         return losses
 
