@@ -10,6 +10,7 @@ import pytest
 
 from selfpose3d_mm.datasets.synthetic.body import (BODY_DEFAULTS, PANOPTIC15_LIMBS,
                                                    PeopleSequence)
+from selfpose3d_mm.datasets.synthetic.motion import ActivityWarp, WanderPaths
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / 'shared' / 'fixtures'
 CENTER, SIZE = (0.0, -500.0, 800.0), (8000.0, 8000.0, 2000.0)
@@ -173,6 +174,29 @@ def test_people_walk_at_realistic_speeds():
         speeds.append(np.linalg.norm(np.diff(J[:, 0, 2, :2], axis=0), axis=-1) / 100.0)
     s = np.concatenate(speeds)
     assert s.max() > 0.8 and (s < 0.05).mean() > 0.05  # walks and also stands still
+
+
+def test_closed_forms_match_numerical_integration():
+    rng = np.random.default_rng(0)
+    # tau(t) is the exact integral of the activity g(t)
+    warp = ActivityWarp(rng, 4, (-0.5, 0.5), (8.0, 40.0))
+    t = np.linspace(0.0, 200.0, 200001)
+    g, tau = warp(t)
+    trap = np.concatenate([np.zeros((1, 4)), np.cumsum((g[1:] + g[:-1]) / 2, 0) * (t[1] - t[0])])
+    np.testing.assert_allclose(tau, trap, atol=1e-6)
+    assert g.min() >= 0 and g.max() <= 1 + 1e-6
+    # the arc length (which drives the gait phase) equals the length of the drawn path,
+    # also over several periods of the table
+    paths = WanderPaths(rng, np.array([300.0, 900.0, 1500.0]), np.array([900, 1200, 1500.0]),
+                        np.deg2rad(120.0))
+    taus = np.linspace(0.0, 3.5 * paths.period.max(), 100001)[:, None].repeat(3, 1)
+    pos = paths.position(taus)
+    walked = np.concatenate([np.zeros((1, 3)),
+                             np.cumsum(np.linalg.norm(np.diff(pos, axis=0), axis=-1), 0)])
+    np.testing.assert_allclose(paths.arclength(taus), walked, rtol=1e-4, atol=1e-3)
+    speed = np.linalg.norm(paths.derivative(taus), axis=-1)
+    assert speed.min() > 0 and (speed.max(0) <= np.array([900, 1200, 1500.0]) + 1e-6).all()
+    assert (np.linalg.norm(pos, axis=-1).max(0) <= np.array([300.0, 900.0, 1500.0])).all()
 
 
 def test_deterministic_and_random_access():
