@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .knobs import merge_knobs
 from .motion import (ActivityWarp, SmoothNoise, WanderPaths, place_anchors, soft_clip,
                      soft_floor, switch, to_unit)
 
@@ -113,10 +114,7 @@ for _name, _band in _PROC:
 
 
 def _resolve_knobs(knobs: dict) -> dict:
-    unknown = sorted(set(knobs) - set(BODY_DEFAULTS))
-    if unknown:
-        raise ValueError(f'unknown body knob(s) {unknown}; valid: {sorted(BODY_DEFAULTS)}')
-    k = {**BODY_DEFAULTS, **knobs}
+    k = merge_knobs(BODY_DEFAULTS, knobs, 'PeopleSequence')
     for name in ('bone_ratios', 'bone_std'):
         bad = sorted(set(knobs.get(name, {})) - set(BONE_NAMES))
         if bad:

@@ -14,6 +14,8 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from .knobs import merge_knobs
+
 __all__ = ['PANOPTIC15_LIMBS', 'PANOPTIC15_FLIP_PAIRS', 'PANOPTIC15_LIMB_RADII_MM',
            'PSEUDO2D_DEFAULTS', 'PSEUDO2D_PERFECT', 'limb_radii', 'compute_occlusion',
            'simulate_pseudo_2d']
@@ -85,11 +87,7 @@ _NONNEG = ('jitter_std', 'outlier_std', 'occluded_jitter_scale', 'ghost_rate',
 
 
 def _resolve_knobs(knobs: dict) -> dict:
-    unknown = sorted(set(knobs) - set(PSEUDO2D_DEFAULTS))
-    if unknown:
-        raise ValueError(f'simulate_pseudo_2d: unknown knob(s) {unknown}; known knobs: '
-                         f'{sorted(PSEUDO2D_DEFAULTS)}')
-    k = {**PSEUDO2D_DEFAULTS, **knobs}
+    k = merge_knobs(PSEUDO2D_DEFAULTS, knobs, 'simulate_pseudo_2d')
     for name in _PROBS:
         if not 0.0 <= float(k[name]) <= 1.0:
             raise ValueError(f'simulate_pseudo_2d: knob {name!r} must be in [0, 1], got '

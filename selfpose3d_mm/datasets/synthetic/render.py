@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
+from .knobs import merge_knobs
 from .pseudo2d import PANOPTIC15_LIMBS, limb_radii
 
 __all__ = ['RENDER_DEFAULTS', 'render_background', 'render_views']
@@ -42,11 +43,7 @@ _MAX_COORD = 1e5      # projections beyond this are numerically meaningless
 
 
 def _resolve_knobs(knobs: dict) -> dict:
-    unknown = sorted(set(knobs) - set(RENDER_DEFAULTS))
-    if unknown:
-        raise ValueError(f'render_views: unknown knob(s) {unknown}; known knobs: '
-                         f'{sorted(RENDER_DEFAULTS)}')
-    k = {**RENDER_DEFAULTS, **knobs}
+    k = merge_knobs(RENDER_DEFAULTS, knobs, 'render_views')
     if int(k['shading_steps']) < 1:
         raise ValueError(f"render_views: knob 'shading_steps' must be >= 1, got "
                          f"{k['shading_steps']!r}")

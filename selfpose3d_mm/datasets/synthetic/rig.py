@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from selfpose3d_mm.geometry import MultiViewCameras, load_cameras
+from .knobs import merge_knobs
 
 __all__ = ['RING_RIG_DEFAULTS', 'make_ring_rig', 'build_rig']
 
@@ -52,11 +53,7 @@ def make_ring_rig(rng: np.random.Generator, space_center: Sequence[float],
         space_center, space_size: the capture space (mm).
         knobs: override :data:`RING_RIG_DEFAULTS` (unknown names raise ``ValueError``).
     """
-    unknown = set(knobs) - set(RING_RIG_DEFAULTS)
-    if unknown:
-        raise ValueError(f'make_ring_rig: unknown knob(s) {sorted(unknown)}; known: '
-                         f'{sorted(RING_RIG_DEFAULTS)}')
-    cfg = {**RING_RIG_DEFAULTS, **knobs}
+    cfg = merge_knobs(RING_RIG_DEFAULTS, knobs, 'make_ring_rig')
     C = int(cfg['num_views'])
     if C < 2:
         raise ValueError(f'make_ring_rig: num_views must be >= 2, got {C}')
