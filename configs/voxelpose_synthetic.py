@@ -33,7 +33,8 @@ model = dict(
     root_channels='all',  # VoxelPose: all J channels into the root net
     root_head=dict(type='CuboidProposalHead', space_center=space_center,
                    space_size=space_size, cube_shape=(48, 48, 12), mid_channels=16,
-                   max_proposals=8, threshold=0.3, target_sigma=200.0),
+                   max_proposals=8, threshold=0.3, target_sigma=200.0,
+                   loss_weight=100.0),  # the target is mostly zeros: weight it up
     pose_head=dict(type='PoseRegressionHead', cube_size=(2000.0, 2000.0, 2000.0),
                    cube_shape=(24, 24, 24), mid_channels=16, beta=100.0),
     train_cfg=dict(match_radius=500.0),
