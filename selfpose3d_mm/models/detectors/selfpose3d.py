@@ -17,39 +17,19 @@ from mmengine.structures import InstanceData
 from mmpose.registry import MODELS
 from torch import Tensor
 
-from selfpose3d_mm.structures import pad_pseudo_poses
 from selfpose3d_mm.geometry import (MultiViewCameras, RootGridCache, apply_affine,
-                                    compose_affine, heatmap_affine, make_voxel_grid,
-                                    render_gaussian_heatmaps, unproject_heatmaps)
+                                    compose_affine, heatmap_affine, invert_affine,
+                                    make_voxel_grid, render_gaussian_heatmaps,
+                                    unproject_heatmaps)
+from selfpose3d_mm.structures import pad_pseudo_poses
+from .selfsup import SELFSUP_DEFAULTS, SelfSupervisedLossMixin
+from .utils import batch_cameras, pad_gt
 
 __all__ = ['SelfPose3D']
 
 
-def batch_cameras(samples) -> MultiViewCameras:
-    """One unbatched rig when every frame shares it (so rig caches apply), else (B, C)."""
-    cams = [s.cameras for s in samples]
-    if all(c.cache_key() == cams[0].cache_key() for c in cams[1:]):
-        return cams[0]
-    return MultiViewCameras.stack(cams)
-
-
-def pad_gt(samples, num_joints: int, device) -> Tuple[Tensor, Tensor, Tensor]:
-    """GT poses (B, G, J, 3), joint visibility (B, G, J) and person mask (B, G)."""
-    G = max([len(s.gt_instances.keypoints_3d) for s in samples] + [1])
-    B = len(samples)
-    poses = torch.zeros(B, G, num_joints, 3, device=device)
-    vis = torch.zeros(B, G, num_joints, dtype=torch.bool, device=device)
-    mask = torch.zeros(B, G, dtype=torch.bool, device=device)
-    for b, s in enumerate(samples):  # B frames, a copy each
-        n = len(s.gt_instances.keypoints_3d)
-        poses[b, :n] = s.gt_instances.keypoints_3d.to(device)
-        vis[b, :n] = s.gt_instances.keypoints_3d_visible.to(device).bool()
-        mask[b, :n] = True
-    return poses, vis, mask
-
-
 @MODELS.register_module()
-class SelfPose3D(BaseModel):
+class SelfPose3D(SelfSupervisedLossMixin, BaseModel):
     """Multi-view multi-person 3D pose estimator (modes ``loss``/``predict``/``tensor``).
 
     Args:
@@ -68,7 +48,26 @@ class SelfPose3D(BaseModel):
             jittered by ``root_jitter`` mm; else VoxelPose's matched proposals),
             ``match_radius`` (mm; VoxelPose 500), ``loss_2d_weight``, ``sigma_2d``.
         test_cfg: ``threshold`` (overrides the root head's).
+        attention_net: config of the soft attention net (``SoftAttentionNet``) of the
+            self-supervised heatmap loss; its input is the view's image, or the view's
+            heatmaps in heatmap-input mode (``in_channels`` is set accordingly).
+        selfsup_cfg: knobs of the self-supervised losses (``SELFSUP_DEFAULTS`` in
+            ``selfsup.py``: label sets, rendering sigma, synthetic roots).
+        selfsup_losses: configs of the loss modules (``root_consistency``,
+            ``heatmap_loss``, ``attention_reg``, ``joint_l1``); their weights come from
+            the stage (``set_stage``), so leave ``loss_weight`` at 1.
+
+    Which losses are computed is set by :meth:`set_stage` (the ``TrainingStageHook`` calls
+    it); without a stage the model trains fully supervised (``loss_root``, ``loss_pose``,
+    plus ``loss_2d`` with a 2D net).
     """
+
+    #: names accepted by ``set_stage(train=...)`` besides the module names
+    MODULE_GROUPS = dict(heatmap_net_2d=('backbone', 'head_2d'), root_net=('root_head', ),
+                         pose_net=('pose_head', ), attention=('attention_net', ))
+    SUPERVISED_LOSSES = ('loss_2d', 'loss_root', 'loss_pose')
+    SELFSUP_LOSSES = ('loss_2d', 'loss_root_syn', 'loss_root_cons', 'loss_pose_hm',
+                      'loss_attn', 'loss_pose_l1')
 
     def __init__(self, num_joints: int = 15, root_index: int = 2,
                  input_size: Sequence[int] = (960, 512),
@@ -77,7 +76,8 @@ class SelfPose3D(BaseModel):
                  heatmap_input: Optional[dict] = None,
                  root_head: dict = None, pose_head: dict = None,
                  root_channels: str = 'root', train_cfg: Optional[dict] = None,
-                 test_cfg: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None, attention_net: Optional[dict] = None,
+                 selfsup_cfg: Optional[dict] = None, selfsup_losses: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         if data_preprocessor is None:
             data_preprocessor = dict(type='MultiViewDataPreprocessor')
@@ -113,8 +113,86 @@ class SelfPose3D(BaseModel):
         self.pose_head = MODELS.build(pose_head)
         self.root_grid = RootGridCache(self.root_head.space_center, self.root_head.space_size,
                                        self.root_head.cube_shape)
-        self.register_buffer('_hm_affine', heatmap_affine(self.input_size, self.heatmap_size),
-                             persistent=False)
+        hm_affine = heatmap_affine(self.input_size, self.heatmap_size)
+        self.register_buffer('_hm_affine', hm_affine, persistent=False)
+        self.register_buffer('_hm_affine_inv', invert_affine(hm_affine), persistent=False)
+        self._build_selfsup(attention_net, selfsup_cfg, selfsup_losses)
+        self.loss_weights: Dict[str, float] = {k: 1.0 for k in self.SUPERVISED_LOSSES}
+        self.label_set = 'soft'
+        self._frozen: Tuple[str, ...] = ()
+        self._trainable: Optional[Tuple[str, ...]] = None
+
+    def _build_selfsup(self, attention_net, selfsup_cfg, selfsup_losses) -> None:
+        cfg = {**SELFSUP_DEFAULTS, **(selfsup_cfg or {})}
+        cfg['root_syn'] = {**SELFSUP_DEFAULTS['root_syn'], **cfg['root_syn']}
+        self.selfsup_cfg = cfg
+        if attention_net is not None:
+            attention_net = dict(attention_net)
+            attention_net.setdefault('type', 'SoftAttentionNet')
+            attention_net.setdefault('in_channels',
+                                     3 if self.with_heatmap_net else self.num_joints)
+            attention_net.setdefault('out_channels', self.num_joints)
+            self.attention_net = MODELS.build(attention_net)
+        else:
+            self.attention_net = None
+        from selfpose3d_mm.models.losses import SyntheticRootSampler
+        self.root_sampler = SyntheticRootSampler(
+            self.root_head.space_center, self.root_head.space_size, **cfg['root_syn'])
+        losses = dict(root_consistency=dict(type='RootConsistencyLoss'),
+                      heatmap_loss=dict(type='AttentiveHeatmapLoss'),
+                      attention_reg=dict(type='AttentionRegularizer', loss_weight=1.0),
+                      joint_l1=dict(type='HungarianL1Loss', loss_weight=1.0))
+        for name, c in (selfsup_losses or {}).items():
+            if name not in losses:
+                raise KeyError(f'selfsup_losses: unknown {name!r}; known {sorted(losses)}')
+            losses[name] = {**losses[name], **c}
+        for name, c in losses.items():
+            setattr(self, name, MODELS.build(c))
+
+    # ------------------------------------------------------------------ stages
+    def _resolve(self, names) -> Tuple[str, ...]:
+        out = []
+        for n in names:
+            for m in self.MODULE_GROUPS.get(n, (n, )):
+                if getattr(self, m, None) is None:
+                    if n in self.MODULE_GROUPS:
+                        continue  # e.g. heatmap_net_2d in heatmap-input mode
+                    known = [k for k, _ in self.named_children() if k != 'data_preprocessor']
+                    raise KeyError(f'set_stage: the model has no module {m!r}; modules: '
+                                   f'{known}, groups: {sorted(self.MODULE_GROUPS)}')
+                out.append(m)
+        return tuple(out)
+
+    def set_stage(self, train, losses: Dict[str, float], labels: str = 'soft') -> None:
+        """Which modules train (others frozen: no grad, eval mode), which losses are
+        on with which weights, and which pseudo-label set the losses read."""
+        known = set(self.SUPERVISED_LOSSES) | set(self.SELFSUP_LOSSES)
+        unknown = set(losses) - known
+        if unknown:
+            raise KeyError(f'set_stage: unknown losses {sorted(unknown)}; known {sorted(known)}')
+        if labels not in ('soft', 'hard'):
+            raise ValueError(f"labels must be 'soft' or 'hard', got {labels!r}")
+        trainable = self._resolve(train)
+        children = [n for n, m in self.named_children()
+                    if n != 'data_preprocessor' and any(True for _ in m.parameters())]
+        for name in children:
+            getattr(self, name).requires_grad_(name in trainable)
+        self._trainable = trainable
+        self._frozen = tuple(n for n in children if n not in trainable)
+        self.loss_weights = {k: float(v) for k, v in losses.items()}
+        self.label_set = labels
+        self.train(self.training)
+
+    def _trains(self, group: str) -> bool:
+        mods = self.MODULE_GROUPS.get(group, (group, ))
+        return self._trainable is None or any(m in self._trainable for m in mods)
+
+    def train(self, mode: bool = True):
+        """Frozen modules stay in eval mode (BatchNorm statistics included)."""
+        super().train(mode)
+        for name in self._frozen if mode else ():
+            getattr(self, name).eval()
+        return self
 
     # ------------------------------------------------------------------ heatmaps
     @property
@@ -220,6 +298,14 @@ class SelfPose3D(BaseModel):
         return list(samples)
 
     def loss(self, inputs: Tensor, samples) -> Dict[str, Tensor]:
+        """The losses the current stage turns on (fully supervised by default)."""
+        if set(self.loss_weights) - set(self.SUPERVISED_LOSSES):
+            return self.loss_selfsup(inputs, samples)
+        losses = self.loss_supervised(inputs, samples)
+        return {k: v * self.loss_weights.get(k, 0.0) for k, v in losses.items()
+                if self.loss_weights.get(k, 0.0) > 0}
+
+    def loss_supervised(self, inputs: Tensor, samples) -> Dict[str, Tensor]:
         """Fully-supervised (VoxelPose) losses from the 3D GT of the un-augmented set."""
         cams = batch_cameras(samples)
         hm = self.compute_heatmaps(inputs, samples, 0)

@@ -1,0 +1,103 @@
+"""Shared helpers of the benchmarks: machine description, atomic JSON results."""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+import platform
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+
+import torch
+
+RESULTS_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'results')
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    info = dict(platform=platform.platform(), python=platform.python_version(),
+                torch=torch.__version__, cpu_threads=torch.get_num_threads(),
+                cpu_count=os.cpu_count())
+    if torch.cuda.is_available():
+        info['gpu'] = torch.cuda.get_device_name(0)
+    return info
+
+
+def write_result(name: str, result: dict, results_dir: str = RESULTS_DIR) -> str:
+    """Write ``results_dir/name`` atomically (temp file + rename); returns the path."""
+    os.makedirs(results_dir, exist_ok=True)
+    path = osp.join(results_dir, name)
+    fd, tmp = tempfile.mkstemp(dir=results_dir, suffix='.tmp')
+    with os.fdopen(fd, 'w') as f:
+        json.dump(result, f, indent=2, sort_keys=False)
+        f.write('\n')
+    os.replace(tmp, path)
+    return path
+
+
+def sync(device) -> None:
+    if torch.device(device).type == 'cuda':
+        torch.cuda.synchronize()
+
+
+@contextmanager
+def timed(store: dict, key: str, device='cpu'):
+    """Adds the wall time of the block (seconds, device-synchronised) to ``store[key]``."""
+    sync(device)
+    t = time.perf_counter()
+    yield
+    sync(device)
+    store[key] = store.get(key, 0.0) + time.perf_counter() - t
+
+
+def best_of(fn, repeats: int, device='cpu') -> float:
+    """Minimum wall time of ``fn()`` over ``repeats`` runs (after one warm-up)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        sync(device)
+        t = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+METRIC_KEYS = ('AP25', 'AP50', 'AP75', 'AP100', 'AP125', 'AP150', 'Recall@500', 'MPJPE')
+
+
+def train_and_test(config: str, work_dir: str, cfg_options=(), test_options=(),
+                   log_file=None) -> dict:
+    """Train with ``tools/train.py`` (a subprocess, exactly the user's command; wall time
+    measured), then evaluate the last checkpoint on the config's test split with
+    ``tools/test.py``'s runner. Returns ``{metric keys..., 'train_s', 'checkpoint'}``."""
+    import glob
+    import subprocess
+
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    cmd = [sys.executable, osp.join(root, 'tools', 'train.py'), config, '--work-dir', work_dir]
+    if cfg_options:
+        cmd += ['--cfg-options', *cfg_options]
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    t = time.perf_counter()
+    with open(log_file or os.devnull, 'w') as log:
+        subprocess.run(cmd, check=True, env=env, stdout=log, stderr=subprocess.STDOUT)
+    train_s = time.perf_counter() - t
+    ckpts = sorted(glob.glob(osp.join(work_dir, 'epoch_*.pth')),
+                   key=lambda p: int(osp.basename(p)[6:-4]))
+    cfg = Config.fromfile(config)
+    opts = dict(o.split('=', 1) for o in (*cfg_options, *test_options))
+    if opts:
+        from mmengine.config import DictAction
+        cfg.merge_from_dict({k: DictAction._parse_iterable(v) for k, v in opts.items()})
+    cfg.work_dir = osp.join(work_dir, 'test')
+    cfg.load_from = ckpts[-1]
+    metrics = Runner.from_cfg(cfg).test()
+    out = {k: float(metrics[k]) for k in METRIC_KEYS}
+    out.update(train_s=train_s, checkpoint=osp.relpath(ckpts[-1], root))
+    return out

@@ -1,0 +1,79 @@
+# Fully-supervised VoxelPose at the paper's settings (CMU Panoptic protocol):
+# 5 views at 960 x 512 input, 240 x 128 heatmaps from a ResNet-50 SimpleBaseline, an
+# 8 x 8 x 2 m space centred at (0, -500, 800) mm in an 80 x 80 x 20 root cube, 2 m person
+# cubes at 64^3, up to 10 people, proposal threshold 0.3.
+#
+# Data: until the Panoptic dataset lands (issue #5) this config trains on the synthetic
+# world laid out like the Panoptic dome (same space, 5 HD views, rendered images), so the
+# paper-scale model is buildable, trainable and benchmarkable today
+# (benchmarks/paper_scale.py). Heavy: meant for a GPU.
+_base_ = ['./_base_/default_runtime.py']
+
+input_size = (960, 512)
+heatmap_size = (240, 128)
+space_center = (0.0, -500.0, 800.0)
+space_size = (8000.0, 8000.0, 2000.0)
+num_joints = 15
+
+# ---- data
+world = dict(
+    type='SyntheticMultiViewDataset',
+    space_center=space_center,
+    space_size=space_size,
+    num_people=(1, 7),
+    outside_prob=0.3,
+    rig=dict(type='ring', num_views=5, image_size=(1920, 1080)),
+    with_images=True,
+)
+train_pipeline = [
+    dict(type='MultiViewResize', input_size=input_size),
+    dict(type='MultiViewAffine'),
+    dict(type='PackMultiViewInputs'),
+]
+test_pipeline = train_pipeline
+train_dataloader = dict(
+    batch_size=1, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='multiview_collate'),
+    dataset=dict(**world, split='train', seed=0, num_samples=20000,
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1, num_workers=4, persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    collate_fn=dict(type='multiview_collate'),
+    dataset=dict(**world, split='val', seed=0, num_samples=500, test_mode=True,
+                 pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+# ---- model
+model = dict(
+    type='SelfPose3D',
+    num_joints=num_joints,
+    root_index=2,
+    input_size=input_size,
+    heatmap_size=heatmap_size,
+    heatmap_net_2d=dict(  # SimpleBaseline "pose_resnet": ResNet-50 + 3 deconvolutions
+        backbone=dict(type='ResNet', depth=50),
+        head=dict(type='HeatmapHead', in_channels=2048, out_channels=num_joints,
+                  deconv_out_channels=(256, 256, 256), deconv_kernel_sizes=(4, 4, 4)),
+        loss=dict(type='KeypointMSELoss', use_target_weight=True)),
+    root_channels='all',  # VoxelPose; SelfPose3d feeds the root channel only
+    root_head=dict(type='CuboidProposalHead', space_center=space_center,
+                   space_size=space_size, cube_shape=(80, 80, 20), mid_channels=32,
+                   max_proposals=10, threshold=0.3, target_sigma=200.0,
+                   loss_weight=100.0),
+    pose_head=dict(type='PoseRegressionHead', cube_size=(2000.0, 2000.0, 2000.0),
+                   cube_shape=(64, 64, 64), mid_channels=32, beta=100.0),
+    train_cfg=dict(match_radius=500.0, pose_on_gt_roots=False, sigma_2d=2.0),
+)
+
+# ---- schedule (VoxelPose: Adam 1e-4, 10 epochs)
+train_cfg = dict(by_epoch=True, max_epochs=10, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-4))
+param_scheduler = [dict(type='MultiStepLR', milestones=[8], gamma=0.1, by_epoch=True)]
+
+# ---- evaluation
+val_evaluator = dict(type='MultiViewPoseAPMetric')
+test_evaluator = val_evaluator

@@ -1,0 +1,3 @@
+from .stage_hook import TrainingStageHook
+
+__all__ = ['TrainingStageHook']

@@ -1,0 +1,3 @@
+from .soft_attention_net import SoftAttentionNet
+
+__all__ = ['SoftAttentionNet']
