@@ -1,7 +1,10 @@
 """Evaluate a checkpoint (mmengine Runner), mmpose-style.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
+    python tools/test.py CONFIG [CHECKPOINT] [--work-dir DIR] [--out results.pkl]
                          [--cfg-options k=v ...] [--launcher ...]
+
+CHECKPOINT may be omitted only for models without parameters (e.g. the triangulation
+baseline, ``configs/triangulation_synthetic.py``).
 """
 import argparse
 import os
@@ -14,7 +17,8 @@ from mmengine.runner import Runner
 def parse_args():
     p = argparse.ArgumentParser(description='Test (and evaluate) a selfpose3d_mm model')
     p.add_argument('config', help='test config file path')
-    p.add_argument('checkpoint', help='checkpoint file')
+    p.add_argument('checkpoint', nargs='?', default=None,
+                   help='checkpoint file (omit for models without parameters)')
     p.add_argument('--work-dir', help='the dir to save evaluation results')
     p.add_argument('--out', help='dump predictions to a pickle file')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -43,6 +47,13 @@ def main():
             else list(cfg.test_evaluator)
         cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
     runner = Runner.from_cfg(cfg)
+    if args.checkpoint is None:
+        n_params = sum(p.numel() for p in runner.model.parameters())
+        if n_params:
+            raise SystemExit(
+                f'tools/test.py: no CHECKPOINT given, but the model '
+                f'{type(runner.model).__name__} has {n_params} parameters; pass the '
+                'checkpoint to evaluate (only parameter-free models run without one)')
     runner.test()
 
 

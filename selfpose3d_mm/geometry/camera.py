@@ -21,10 +21,11 @@ from torch import Tensor
 __all__ = ['MultiViewCameras']
 
 
-def _as_tensor(x, dtype=torch.float32) -> Tensor:
+def _as_tensor(x, dtype=None) -> Tensor:
+    """Tensors keep a floating dtype (float32 for anything else); arrays become float32."""
     if isinstance(x, Tensor):
-        return x.to(dtype)
-    return torch.as_tensor(np.asarray(x), dtype=dtype)
+        return x.to(dtype or (x.dtype if x.is_floating_point() else torch.float32))
+    return torch.as_tensor(np.asarray(x), dtype=dtype or torch.float32)
 
 
 def _check(name: str, x: Tensor, tail: Tuple[int, ...]):
@@ -76,18 +77,18 @@ class MultiViewCameras:
     def __init__(self, K, R, t, dist=None, image_size=None,
                  names: Optional[Sequence[str]] = None):
         self.K = _as_tensor(K)
-        self.R = _as_tensor(R).to(self.K.device)
-        self.t = _as_tensor(t).to(self.K.device)
+        self.R = _as_tensor(R, self.K.dtype).to(self.K.device)
+        self.t = _as_tensor(t, self.K.dtype).to(self.K.device)
         _check('K', self.K, (3, 3))
         _check('R', self.R, (3, 3))
         _check('t', self.t, (3, ))
         lead = self.K.shape[:-2]
-        self.dist = (torch.zeros(*lead, 5, device=self.K.device) if dist is None
-                     else _as_tensor(dist).to(self.K.device))
+        self.dist = (torch.zeros(*lead, 5, dtype=self.K.dtype, device=self.K.device)
+                     if dist is None else _as_tensor(dist, self.K.dtype).to(self.K.device))
         _check('dist', self.dist, (5, ))
         if image_size is None:
             raise ValueError('MultiViewCameras: `image_size` (W, H) per view is required')
-        self.image_size = _as_tensor(image_size).to(self.K.device)
+        self.image_size = _as_tensor(image_size, self.K.dtype).to(self.K.device)
         _check('image_size', self.image_size, (2, ))
         for name in ('R', 't', 'dist', 'image_size'):
             tail = 2 if name == 'R' else 1

@@ -18,8 +18,9 @@ __all__ = ['render_gaussian_heatmaps', 'gaussian_volume']
 
 def render_gaussian_heatmaps(points: Tensor, visible: Optional[Tensor],
                              heatmap_size: Sequence[int], sigma: float = 3.0,
-                             amplitude: Optional[Tensor] = None) -> Tensor:
-    """Render float 2D joints into Gaussian heatmaps, max over persons.
+                             amplitude: Optional[Tensor] = None,
+                             reduce: str = 'max') -> Tensor:
+    """Render float 2D joints into Gaussian heatmaps, max (or clipped sum) over persons.
 
     Args:
         points: (*, P, J, 2) joint positions in heatmap pixels (sub-pixel, no rounding).
@@ -27,6 +28,10 @@ def render_gaussian_heatmaps(points: Tensor, visible: Optional[Tensor],
         heatmap_size: (w, h).
         sigma: Gaussian std in heatmap pixels.
         amplitude: optional (*, P, J) peak values (e.g. detection scores).
+        reduce: ``'max'`` over persons (the target convention), or ``'sum'`` clipped to
+            [0, 1] (identical where people do not overlap): computed as one batched
+            matrix product of the separable factors, without the (P, J, h, w) tensor,
+            so it is the fast choice for predictions that need gradients.
     Returns:
         (*, J, h, w), differentiable w.r.t. ``points`` (and ``amplitude``).
 
@@ -53,6 +58,10 @@ def render_gaussian_heatmaps(points: Tensor, visible: Optional[Tensor],
     if amplitude is not None:
         weight = weight * amplitude.to(points.dtype)
     gy = gy * weight.unsqueeze(-1)
+    if reduce == 'sum':  # Σ_p gy[p, j, y] gx[p, j, x], a batched (h × P)(P × w) product
+        return torch.einsum('...pjy,...pjx->...jyx', gy, gx).clamp(max=1.0)
+    if reduce != 'max':
+        raise ValueError(f"reduce must be 'max' or 'sum', got {reduce!r}")
     hm = gy.unsqueeze(-1) * gx.unsqueeze(-2)  # (*, P, J, h, w)
     return hm.amax(dim=-4)
 

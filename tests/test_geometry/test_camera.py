@@ -166,3 +166,11 @@ def test_bad_shapes_are_named():
     with pytest.raises(ValueError, match='`R`'):
         MultiViewCameras(torch.eye(3)[None], torch.eye(3), torch.zeros(1, 3),
                          image_size=torch.ones(1, 2))
+
+
+def test_double_precision_is_kept(ring_rig):
+    cams = ring_rig.double()
+    assert all(getattr(cams, f).dtype == torch.float64 for f in cams._FIELDS)
+    pts = torch.tensor([[[100.0, 200.0, 900.0]]], dtype=torch.float64)
+    assert cams.project(pts).dtype == torch.float64
+    assert ring_rig.dtype == torch.float32  # the source rig is untouched

@@ -49,3 +49,19 @@ def test_gaussian_volume_peaks_at_points():
     assert vol[0][far].max() < 1e-5
     masked = gaussian_volume(pts, torch.tensor([[True, False]]), center, size, shape)
     assert masked[0][torch.unravel_index((grid - pts[0, 1]).norm(dim=-1).argmin(), shape)] < 1e-5
+
+
+def test_sum_reduction_matches_max_apart_and_clips_overlaps():
+    pts = torch.tensor([[[[10.3, 7.6], [3.0, 3.0]], [[30.0, 20.0], [40.0, 5.0]]]],
+                       dtype=torch.float64, requires_grad=True)  # (1, P=2, J=2, 2)
+    vis = torch.tensor([[[True, True], [True, False]]])
+    hm_max = render_gaussian_heatmaps(pts, vis, (48, 32), 2.0)
+    hm_sum = render_gaussian_heatmaps(pts, vis, (48, 32), 2.0, reduce='sum')
+    assert torch.allclose(hm_max, hm_sum, atol=1e-6)  # people far apart: identical
+    over = render_gaussian_heatmaps(pts[:, [0, 0]], None, (48, 32), 2.0, reduce='sum')
+    assert over.max() <= 1.0 and torch.isclose(over[0, 0, 8, 10], torch.tensor(1.0,
+                                                                               dtype=over.dtype))
+    weight = torch.rand(1, 2, 32, 48, dtype=torch.float64)
+    assert torch.autograd.gradcheck(
+        lambda p: (render_gaussian_heatmaps(p, vis, (48, 32), 2.0, reduce='sum') * weight
+                   ).sum(), (pts, ), eps=1e-6, atol=1e-5)
