@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .affine import apply_affine
+from .affine import apply_affine, compose_affine
 from .camera import MultiViewCameras
 from .voxel_grid import make_voxel_grid
 
@@ -45,10 +45,12 @@ def projection_sampling_grid(cameras: MultiViewCameras, affines: Tensor, points:
         raise ValueError(f'affines must be (B, {C}, 2, 3), got {tuple(affines.shape)}')
     uv, valid = cameras.project(points, return_valid=True)  # (B, C, M, 2)
     mask = (valid & cameras.in_image(uv)).to(points.dtype)
-    uvh = apply_affine(uv, affines.to(uv.dtype))
     w, h = heatmap_size
-    scale = uv.new_tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)])
-    grid = (uvh * scale - 1).clamp(-1.1, 1.1)
+    to_grid = uv.new_tensor([[2.0 / max(w - 1, 1), 0.0, -1.0],
+                             [0.0, 2.0 / max(h - 1, 1), -1.0]])
+    # original px → heatmap px → grid_sample coordinates, one affine per view
+    G = compose_affine(to_grid.expand_as(affines), affines.to(uv.dtype))
+    grid = apply_affine(uv, G).clamp(-1.1, 1.1)
     return grid, mask
 
 
@@ -65,18 +67,25 @@ def sample_views(heatmaps: Tensor, grid: Tensor, mask: Tensor) -> Tensor:
     if grid.shape[:2] != (B, C) or mask.shape != (B, C, M):
         raise ValueError(f'heatmaps {tuple(heatmaps.shape)}, grid {tuple(grid.shape)} '
                          f'and mask {tuple(mask.shape)} disagree on (B, C, M)')
+    # points outside a view are sent outside its heatmap, where the zero padding
+    # samples 0: the masked sum over views is then a plain sum
+    grid = torch.where(mask.unsqueeze(-1) > 0, grid, grid.new_full((), 2.0))
     samples = F.grid_sample(
         heatmaps.reshape(B * C, J, h, w), grid.reshape(B * C, M, 1, 2).to(heatmaps.dtype),
         mode='bilinear', padding_mode='zeros', align_corners=True)
-    samples = samples.view(B, C, J, M)
-    mask = mask.to(heatmaps.dtype)
-    fused = torch.einsum('bcjm,bcm->bjm', samples, mask)
-    fused = fused / (mask.sum(1, keepdim=True) + 1e-6)
+    fused = samples.view(B, C, J, M).sum(1)
+    fused = fused / (mask.to(heatmaps.dtype).sum(1, keepdim=True) + 1e-6)
     return fused.clamp(0.0, 1.0)
 
 
+#: voxels per block on the CPU: the block's samples (B·C·J·block floats) stay in cache,
+#: which makes the CPU several times faster than one pass over millions of voxels
+#: (benchmarks/unprojection.py); on a GPU everything goes in one block.
+CPU_BLOCK_VOXELS = 1 << 15
+
+
 def unproject_heatmaps(heatmaps: Tensor, cameras: MultiViewCameras, affines: Tensor,
-                       grids: Tensor) -> Tensor:
+                       grids: Tensor, block_voxels: Optional[int] = None) -> Tensor:
     """Heatmaps of all views into volumes on arbitrary voxel grids.
 
     Args:
@@ -84,6 +93,9 @@ def unproject_heatmaps(heatmaps: Tensor, cameras: MultiViewCameras, affines: Ten
         cameras: C views (unbatched or (B, C)).
         affines: (B, C, 2, 3) original pixel → heatmap pixel.
         grids: (B, N, X, Y, Z, 3) world centres of N cubes per batch item.
+        block_voxels: voxels (per batch item, all cubes together) per block; every block
+            is one projection + one ``grid_sample`` over all views, cubes and joints.
+            None: :data:`CPU_BLOCK_VOXELS` on the CPU, all at once on a GPU.
     Returns:
         (B, N, J, X, Y, Z) volumes in [0, 1].
 
@@ -97,8 +109,16 @@ def unproject_heatmaps(heatmaps: Tensor, cameras: MultiViewCameras, affines: Ten
         raise ValueError(f'grids must be (B, N, X, Y, Z, 3), got {tuple(grids.shape)}')
     B, C, J, h, w = heatmaps.shape
     _, N, X, Y, Z, _ = grids.shape
-    grid, mask = projection_sampling_grid(cameras, affines, grids.reshape(B, -1, 3), (w, h))
-    vol = sample_views(heatmaps, grid, mask)  # (B, J, N*X*Y*Z)
+    pts = grids.reshape(B, -1, 3)
+    M = pts.shape[1]
+    if block_voxels is None:
+        block_voxels = M if heatmaps.is_cuda else CPU_BLOCK_VOXELS
+    blocks = []
+    for s in range(0, M, max(int(block_voxels), 1)):  # memory blocks, not views or persons
+        grid, mask = projection_sampling_grid(cameras, affines, pts[:, s:s + block_voxels],
+                                              (w, h))
+        blocks.append(sample_views(heatmaps, grid, mask))  # (B, J, block)
+    vol = blocks[0] if len(blocks) == 1 else torch.cat(blocks, -1)
     return vol.view(B, J, N, X, Y, Z).transpose(1, 2)
 
 

@@ -49,6 +49,9 @@ def test_person_cubes_batched_equal_loop(ring_rig):
     grids = make_voxel_grid(centers, (2000.0, ) * 3, (8, 8, 8))  # (B, N, 8, 8, 8, 3)
     vols = unproject_heatmaps(hm, ring_rig, A, grids)
     assert vols.shape == (B, N, J, 8, 8, 8)
+    for block in (100, 512, 10**9):  # memory blocks (CPU) give the same volumes
+        assert torch.allclose(
+            unproject_heatmaps(hm, ring_rig, A, grids, block_voxels=block), vols, atol=1e-6)
     # reference: per batch item, per cube, per view, plain projection + bilinear lookup
     w, h = HEATMAP
     for b in range(B):
