@@ -5,20 +5,12 @@
 # network input to the original pixels, so the input size only adds rounding).
 _base_ = ['./_base_/default_runtime.py', './_base_/datasets/synthetic_world.py']
 
-input_size = (480, 256)
 space_center = {{_base_.space_center}}
 space_size = {{_base_.space_size}}
 
-# ---- data
-test_pipeline = [
-    dict(type='MultiViewResize', input_size=input_size),
-    dict(type='MultiViewAffine'),
-    dict(type='PackMultiViewInputs'),
-]
-val_dataloader = dict(batch_size=2, num_workers=1,
-                      dataset=dict(num_samples=100, pipeline=test_pipeline))
-test_dataloader = dict(batch_size=2, num_workers=1,
-                       dataset=dict(num_samples=300, pipeline=test_pipeline))
+# ---- data: the base test split and pipeline (MultiViewResize to (480, 256))
+val_dataloader = dict(dataset=dict(num_samples=100))
+test_dataloader = dict(dataset=dict(num_samples=300))
 train_dataloader = None  # nothing to train
 train_cfg = None
 optim_wrapper = None

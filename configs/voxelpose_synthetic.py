@@ -1,25 +1,17 @@
-# Fully-supervised VoxelPose on the synthetic world, small enough for 2 CPU cores.
+# Fully-supervised VoxelPose on the synthetic world, small enough for 2 CPU cores: the
+# upper bound the self-supervised model is compared with (3D GT used in training).
 # Heatmap-input mode: the input heatmaps are rendered from the simulated 2D detections.
 _base_ = ['./_base_/default_runtime.py', './_base_/datasets/synthetic_world.py']
 
-input_size = (480, 256)
+input_size = {{_base_.input_size}}  # (480, 256)
 heatmap_size = (120, 64)
 space_center = {{_base_.space_center}}
 space_size = {{_base_.space_size}}
 
-# ---- data
-train_pipeline = [
-    dict(type='MultiViewResize', input_size=input_size),
-    dict(type='MultiViewAffine'),
-    dict(type='PackMultiViewInputs'),
-]
-test_pipeline = train_pipeline
-train_dataloader = dict(batch_size=2, num_workers=1,
-                        dataset=dict(num_samples=1200, pipeline=train_pipeline))
-val_dataloader = dict(batch_size=2, num_workers=1,
-                      dataset=dict(num_samples=100, pipeline=test_pipeline))
-test_dataloader = dict(batch_size=2, num_workers=1,
-                       dataset=dict(num_samples=300, pipeline=test_pipeline))
+# ---- data: VoxelPose trains on the un-augmented views
+train_dataloader = dict(dataset=dict(num_samples=1200, pipeline={{_base_.test_pipeline}}))
+val_dataloader = dict(dataset=dict(num_samples=100))
+test_dataloader = dict(dataset=dict(num_samples=300))
 
 # ---- model
 model = dict(

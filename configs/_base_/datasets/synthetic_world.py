@@ -5,7 +5,7 @@
 dataset_type = 'SyntheticMultiViewDataset'
 space_center = (0.0, 0.0, 800.0)
 space_size = (6000.0, 6000.0, 2000.0)
-input_size = (960, 512)  # network input (w, h); heatmaps are 1/4 of it
+input_size = (480, 256)  # network input (w, h); small enough for 2 CPU cores
 
 world = dict(
     type=dataset_type,
