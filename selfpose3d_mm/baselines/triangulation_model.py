@@ -10,6 +10,7 @@ from mmpose.registry import MODELS
 from torch import Tensor
 
 from selfpose3d_mm.geometry import apply_affine, invert_affine
+from selfpose3d_mm.models.data_preprocessors import build_data_preprocessor
 from .triangulation import _resolve_knobs, triangulate_people
 
 __all__ = ['TriangulationBaseline']
@@ -40,11 +41,8 @@ class TriangulationBaseline(BaseModel):
                  space_size: Optional[Sequence[float]] = None, view_set: int = 0,
                  triangulation: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='MultiViewDataPreprocessor')
-        if isinstance(data_preprocessor, dict):  # mmpose's registry, whatever the scope
-            data_preprocessor = MODELS.build(data_preprocessor)
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(data_preprocessor=build_data_preprocessor(data_preprocessor),
+                         init_cfg=init_cfg)
         self.space_center = None if space_center is None else tuple(map(float, space_center))
         self.space_size = None if space_size is None else tuple(map(float, space_size))
         self.view_set = int(view_set)

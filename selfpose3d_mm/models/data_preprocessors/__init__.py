@@ -1,3 +1,4 @@
-from .multiview_data_preprocessor import MultiViewDataPreprocessor
+from .multiview_data_preprocessor import (MultiViewDataPreprocessor,
+                                          build_data_preprocessor)
 
-__all__ = ['MultiViewDataPreprocessor']
+__all__ = ['MultiViewDataPreprocessor', 'build_data_preprocessor']

@@ -5,7 +5,7 @@ import torch
 from mmengine.model import BaseDataPreprocessor
 from mmpose.registry import MODELS
 
-__all__ = ['MultiViewDataPreprocessor']
+__all__ = ['MultiViewDataPreprocessor', 'build_data_preprocessor']
 
 
 @MODELS.register_module()
@@ -29,3 +29,11 @@ class MultiViewDataPreprocessor(BaseDataPreprocessor):
         if inputs.dim() == 6 and inputs.shape[3] == 3:
             inputs = (inputs.float() - self.mean) / self.std
         return dict(inputs=inputs, data_samples=data['data_samples'])
+
+
+def build_data_preprocessor(cfg=None):
+    """A model's data preprocessor: None → :class:`MultiViewDataPreprocessor`; a config is
+    built from mmpose's registry whatever the current default scope."""
+    if cfg is None:
+        cfg = dict(type='MultiViewDataPreprocessor')
+    return MODELS.build(cfg) if isinstance(cfg, dict) else cfg

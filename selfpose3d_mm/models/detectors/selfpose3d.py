@@ -22,6 +22,7 @@ from selfpose3d_mm.geometry import (MultiViewCameras, RootGridCache, apply_affin
                                     make_voxel_grid, render_gaussian_heatmaps,
                                     unproject_heatmaps)
 from selfpose3d_mm.structures import pad_pseudo_poses
+from selfpose3d_mm.models.data_preprocessors import build_data_preprocessor
 from .selfsup import SELFSUP_DEFAULTS, SelfSupervisedLossMixin
 from .utils import batch_cameras, pad_gt
 
@@ -79,11 +80,8 @@ class SelfPose3D(SelfSupervisedLossMixin, BaseModel):
                  test_cfg: Optional[dict] = None, attention_net: Optional[dict] = None,
                  selfsup_cfg: Optional[dict] = None, selfsup_losses: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='MultiViewDataPreprocessor')
-        if isinstance(data_preprocessor, dict):  # mmpose's registry, whatever the scope
-            data_preprocessor = MODELS.build(data_preprocessor)
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(data_preprocessor=build_data_preprocessor(data_preprocessor),
+                         init_cfg=init_cfg)
         if root_channels not in ('root', 'all'):
             raise ValueError(f"root_channels must be 'root' or 'all', got {root_channels!r}")
         self.num_joints, self.root_index = int(num_joints), int(root_index)
