@@ -1,5 +1,6 @@
-"""The paper-scale model (configs/voxelpose_panoptic.py) with random weights on one
-multi-view frame: seconds per stage, forward and backward, peak memory.
+"""The paper-scale model (the network of configs/voxelpose_panoptic.py) with random
+weights on one frame of configs/voxelpose_panoptic_synthetic.py (the synthetic dome):
+seconds per stage, forward and backward, peak memory.
 
     python benchmarks/paper_scale.py [--device cpu|cuda] [--repeats 2]
 
@@ -137,7 +138,8 @@ def gpu_throughput(model, dataset, device, max_batch: int = 64) -> dict:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--config', default=osp.join(ROOT, 'configs/voxelpose_panoptic.py'))
+    p.add_argument('--config',
+                   default=osp.join(ROOT, 'configs/voxelpose_panoptic_synthetic.py'))
     p.add_argument('--device', default='cpu')
     p.add_argument('--repeats', type=int, default=2)
     p.add_argument('--out', default='paper_scale.json')

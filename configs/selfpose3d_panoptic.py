@@ -4,18 +4,17 @@
 # net on the root heatmap only, a ResNet-18 soft-attention net, and the paper's stages:
 # 2D net on pseudo labels (20 epochs) -> root net on synthetic roots + consistency (1) ->
 # end-to-end L2 (5) -> + L1 (3) -> hard labels (2).
-# Data: the Panoptic reader lands with the real-datasets issue (#5); until then the dataset
-# checks the layout and stops with "dataset not found at ..." when data_root is missing.
+# Data: CMU Panoptic under data/panoptic (configs/_base_/datasets/panoptic.py) with the 2D
+# pseudo labels of tools/pseudo_label.py in data/panoptic/pseudo_labels_train.json (frame
+# keys "<sequence>/<frame:08d>", the base's five cameras); the 3D GT only evaluates.
 _base_ = ['./voxelpose_panoptic.py']
 
-data_root = 'data/panoptic'
-pseudo_labels = 'data/panoptic/pseudo_labels/train_hrnet_w48.json'
-# VoxelPose's Panoptic split
+pseudo_labels = 'data/panoptic/pseudo_labels_train.json'
+# SelfPose3d's training sequences (VoxelPose's without 160906_band3); validation as
+# VoxelPose (the base)
 train_sequences = ['160422_ultimatum1', '160224_haggling1', '160226_haggling1',
                    '161202_haggling1', '160906_ian1', '160906_ian2', '160906_ian3',
                    '160906_band1', '160906_band2']
-val_sequences = ['160906_pizza1', '160422_haggling1', '160906_ian5', '160906_band4']
-cameras = ['00_03', '00_06', '00_12', '00_13', '00_23']
 input_size = (960, 512)
 
 train_pipeline = [
@@ -27,22 +26,9 @@ train_pipeline = [
     dict(type='MultiViewCutout', num_holes=(2, 15), size_range=(20, 40), sets=(1, 2)),
     dict(type='PackMultiViewInputs'),
 ]
-test_pipeline = [
-    dict(type='LoadMultiViewImages'),
-    dict(type='MultiViewResize', input_size=input_size),
-    dict(type='MultiViewAffine'),
-    dict(type='PackMultiViewInputs'),
-]
-panoptic = dict(type='PanopticMultiViewDataset', data_root=data_root, cameras=cameras)
-train_dataloader = dict(
-    batch_size=1,
-    dataset=dict(_delete_=True, **panoptic, sequences=train_sequences,
-                 pseudo_labels=pseudo_labels, pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    dataset=dict(_delete_=True, **panoptic, sequences=val_sequences, test_mode=True,
-                 pipeline=test_pipeline))
-test_dataloader = val_dataloader
+train_dataloader = dict(dataset=dict(
+    sequences=train_sequences, interval=3, pseudo_labels=pseudo_labels,
+    pipeline=train_pipeline))
 
 model = dict(
     root_channels='root',

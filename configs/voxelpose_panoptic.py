@@ -1,49 +1,19 @@
-# Fully-supervised VoxelPose at the paper's settings (CMU Panoptic protocol):
+# Fully-supervised VoxelPose at the paper's settings on CMU Panoptic:
 # 5 views at 960 x 512 input, 240 x 128 heatmaps from a ResNet-50 SimpleBaseline, an
 # 8 x 8 x 2 m space centred at (0, -500, 800) mm in an 80 x 80 x 20 root cube, 2 m person
 # cubes at 64^3, up to 10 people, proposal threshold 0.3.
 #
-# Data: until the Panoptic dataset lands (issue #5) this config trains on the synthetic
-# world laid out like the Panoptic dome (same space, 5 HD views, rendered images), so the
-# paper-scale model is buildable, trainable and benchmarkable today
-# (benchmarks/paper_scale.py). Heavy: meant for a GPU.
-_base_ = ['./_base_/default_runtime.py']
+# Data: configs/_base_/datasets/panoptic.py (VoxelPose's 10 training / 4 validation
+# sequences under data/panoptic; the 3D GT supervises, no pseudo labels). Without the
+# dataset, configs/voxelpose_panoptic_synthetic.py runs the same network on the synthetic
+# world laid out like the dome (benchmarks/paper_scale.py). Heavy: meant for a GPU.
+_base_ = ['./_base_/default_runtime.py', './_base_/datasets/panoptic.py']
 
-input_size = (960, 512)
+input_size = {{_base_.input_size}}  # (960, 512)
 heatmap_size = (240, 128)
-space_center = (0.0, -500.0, 800.0)
-space_size = (8000.0, 8000.0, 2000.0)
+space_center = {{_base_.space_center}}
+space_size = {{_base_.space_size}}
 num_joints = 15
-
-# ---- data
-world = dict(
-    type='SyntheticMultiViewDataset',
-    space_center=space_center,
-    space_size=space_size,
-    num_people=(1, 7),
-    outside_prob=0.3,
-    rig=dict(type='ring', num_views=5, image_size=(1920, 1080)),
-    with_images=True,
-)
-train_pipeline = [
-    dict(type='MultiViewResize', input_size=input_size),
-    dict(type='MultiViewAffine'),
-    dict(type='PackMultiViewInputs'),
-]
-test_pipeline = train_pipeline
-train_dataloader = dict(
-    batch_size=1, num_workers=4, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='multiview_collate'),
-    dataset=dict(**world, split='train', seed=0, num_samples=20000,
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1, num_workers=4, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    collate_fn=dict(type='multiview_collate'),
-    dataset=dict(**world, split='val', seed=0, num_samples=500, test_mode=True,
-                 pipeline=test_pipeline))
-test_dataloader = val_dataloader
 
 # ---- model
 model = dict(

@@ -16,6 +16,18 @@ def test_custom_imports_build_components_by_type(tmp_path):
                 dict(type='MultiViewAffine'),
                 dict(type='PackMultiViewInputs'),
             ])
+        model = dict(
+            type='SelfPose3D', num_joints=15, root_index=2, input_size=(320, 192),
+            heatmap_size=(80, 48), heatmap_net_2d=None, heatmap_input=dict(sigma=2.0),
+            root_head=dict(type='CuboidProposalHead', space_center=(0., 0., 800.),
+                           space_size=(6000., 6000., 2000.), cube_shape=(16, 16, 4),
+                           mid_channels=8, max_proposals=4),
+            pose_head=dict(type='PoseRegressionHead', cube_size=(2000., 2000., 2000.),
+                           cube_shape=(8, 8, 8), mid_channels=8),
+            attention_net=dict(type='SoftAttentionNet', depth=18))
+        metric = dict(type='MultiViewPoseAPMetric')
+        hook = dict(type='TrainingStageHook', stages=[
+            dict(name='root', epochs=1, train=['root_net'], losses=dict(loss_root_syn=1.0))])
         """))
     code = textwrap.dedent(f"""
         import sys
@@ -36,6 +48,13 @@ def test_custom_imports_build_components_by_type(tmp_path):
             assert TRANSFORMS.get(t) is not None, t
         from mmengine.registry import FUNCTIONS
         assert FUNCTIONS.get('multiview_collate') is not None
+        from mmpose.registry import HOOKS, METRICS, MODELS
+        model = MODELS.build(cfg.model)
+        assert type(model).__name__ == 'SelfPose3D'
+        assert type(model.attention_net).__name__ == 'SoftAttentionNet'
+        assert type(METRICS.build(cfg.metric)).__name__ == 'MultiViewPoseAPMetric'
+        assert type(HOOKS.build(cfg.hook)).__name__ == 'TrainingStageHook'
+        assert MODELS.get('TriangulationBaseline') is not None
         print('OK')
         """)
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,

@@ -1,7 +1,14 @@
 """Loaders of the calibration formats in use into one :class:`MultiViewCameras`.
 
 All loaders return world coordinates in **millimetres, z up** where the source defines
-an up axis (Panoptic), and the OpenCV convention ``x_cam = R X + t``.
+an up axis (Panoptic, the rig format of :mod:`.rig_file`), and the OpenCV convention
+``x_cam = R X + t``.
+
+Every loader validates each camera it returns (:func:`validate_camera`): all values
+finite, ``R`` a proper rotation (``‖RᵀR − I‖_F ≤ 1e-3`` and ``det R > 0``), positive focal
+lengths, a ``K`` whose last row is ``0 0 1``, 5 distortion coefficients and a positive
+image size. A violation raises :class:`CalibrationError` naming the file, the camera and
+the field.
 """
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ __all__ = [
     'CalibrationError',
     'PANOPTIC_AXES', 'panoptic_points_to_world', 'load_panoptic_calibration',
     'load_shelf_campus_calibration', 'load_opencv_yaml', 'save_opencv_yaml',
-    'load_cameras'
+    'load_cameras', 'validate_camera', 'guess_calibration_format', 'CALIBRATION_FORMATS'
 ]
 
 # Panoptic's world is y-down, in cm. Row vectors X·M give (x, z, -y): z up.
@@ -42,6 +49,59 @@ def _field(d: dict, key: str, path: str, where: str, shape=None):
                                    f'values, expected shape {shape}')
         arr = arr.reshape(shape)
     return arr
+
+
+# canonical field -> how the file names it (per loader); used in error messages
+_FIELD_NAMES = dict(K='K', fx='K', fy='K', R='R', t='t', dist='dist',
+                    image_size='image_size')
+ROTATION_TOLERANCE = 1e-3
+
+
+def validate_camera(path: str, where: str, K, R, t, dist, image_size,
+                    fields: Optional[dict] = None, tol: float = ROTATION_TOLERANCE):
+    """Check one camera; raise :class:`CalibrationError` naming file, camera and field.
+
+    Args:
+        path: the calibration file (for the message).
+        where: the camera, e.g. ``"camera `00_03`"``.
+        K: (3, 3) intrinsics (px); R: (3, 3) world→camera rotation; t: (3,) translation;
+        dist: (5,) k1 k2 p1 p2 k3; image_size: (2,) W, H (px).
+        fields: how the file names each field (keys ``K, fx, fy, R, t, dist,
+            image_size``), e.g. ``dict(dist='distCoef')`` for Panoptic.
+        tol: bound of ``‖RᵀR − I‖_F``.
+    """
+    f = {**_FIELD_NAMES, **(fields or {})}
+    arrays = dict(K=K, R=R, t=t, dist=dist, image_size=image_size)
+    shapes = dict(K=(3, 3), R=(3, 3), t=(3, ), dist=(5, ), image_size=(2, ))
+    for key, value in arrays.items():
+        a = np.asarray(value, np.float64)
+        if a.size != int(np.prod(shapes[key])):
+            raise CalibrationError(f'{path}: {where} field `{f[key]}` has {a.size} values, '
+                                   f'expected shape {shapes[key]}')
+        if not np.isfinite(a).all():
+            raise CalibrationError(f'{path}: {where} field `{f[key]}` has a non-finite '
+                                   f'value (NaN or inf): {a.ravel().tolist()}')
+        arrays[key] = a.reshape(shapes[key])
+    R = arrays['R']
+    err = float(np.linalg.norm(R.T @ R - np.eye(3)))
+    if err > tol:
+        raise CalibrationError(f'{path}: {where} field `{f["R"]}` is not a rotation: '
+                               f'||R^T R - I|| = {err:.3g} > {tol:g} (not orthonormal)')
+    det = float(np.linalg.det(R))
+    if det <= 0:
+        raise CalibrationError(f'{path}: {where} field `{f["R"]}` has det {det:.3g} <= 0 '
+                               '(a reflection, not a rotation: check the handedness)')
+    K = arrays['K']
+    for key, v in (('fx', K[0, 0]), ('fy', K[1, 1])):
+        if not v > 0:
+            raise CalibrationError(f'{path}: {where} field `{f[key]}` has a non-positive '
+                                   f'focal length {key} = {v:g}')
+    if not np.allclose(K[2], [0, 0, 1], atol=1e-9) or abs(K[1, 0]) > 1e-9:
+        raise CalibrationError(f'{path}: {where} field `{f["K"]}` must be [[fx, s, cx], '
+                               f'[0, fy, cy], [0, 0, 1]] (transposed?), got {K.tolist()}')
+    if not (arrays['image_size'] > 0).all():
+        raise CalibrationError(f'{path}: {where} field `{f["image_size"]}` must be '
+                               f'positive (W, H), got {arrays["image_size"].tolist()}')
 
 
 def panoptic_points_to_world(points_cm: np.ndarray) -> np.ndarray:
@@ -70,11 +130,17 @@ def load_panoptic_calibration(path: str,
     K, R, t, dist, size = [], [], [], [], []
     for n in camera_names:
         c, where = by_name[n], f'camera `{n}`'
-        K.append(_field(c, 'K', path, where, (3, 3)))
-        R.append(_field(c, 'R', path, where, (3, 3)) @ PANOPTIC_AXES)
-        t.append(_field(c, 't', path, where, (3, )) * 10.0)
-        dist.append(_field(c, 'distCoef', path, where, (5, )))
-        size.append(_field(c, 'resolution', path, where, (2, )))
+        Kc, Rc, tc = (_field(c, n, path, where, s) for n, s in
+                      (('K', (3, 3)), ('R', (3, 3)), ('t', (3, ))))
+        dc = _field(c, 'distCoef', path, where, (5, ))
+        sc = _field(c, 'resolution', path, where, (2, ))
+        validate_camera(path, where, Kc, Rc, tc, dc, sc,
+                        dict(dist='distCoef', image_size='resolution'))
+        K.append(Kc)
+        R.append(Rc @ PANOPTIC_AXES)
+        t.append(tc * 10.0)
+        dist.append(dc)
+        size.append(sc)
     return MultiViewCameras(np.stack(K), np.stack(R), np.stack(t), np.stack(dist),
                             np.stack(size), names=list(camera_names))
 
@@ -90,11 +156,14 @@ def load_shelf_campus_calibration(path: str, image_size) -> MultiViewCameras:
     """
     with open(path) as f:
         data = json.load(f)
-    keys = sorted(data, key=lambda k: int(k) if str(k).isdigit() else str(k))
+    if not isinstance(data, dict):
+        raise CalibrationError(f'{path}: expected an object keyed by camera ("0", "1", ...)')
+    keys = sorted(data, key=lambda k: (0, int(k), '') if str(k).isdigit() else (1, 0, k))
     if not keys:
         raise CalibrationError(f'{path}: no cameras')
+    size = np.array(np.broadcast_to(np.asarray(image_size, np.float64), (len(keys), 2)))
     K, R, t, dist = [], [], [], []
-    for k in keys:
+    for i, k in enumerate(keys):
         c, where = data[k], f'camera `{k}`'
         Rk = _field(c, 'R', path, where, (3, 3))
         T = _field(c, 'T', path, where, (3, ))
@@ -102,11 +171,15 @@ def load_shelf_campus_calibration(path: str, image_size) -> MultiViewCameras:
                           for n in ('fx', 'fy', 'cx', 'cy'))
         kk = _field(c, 'k', path, where, (3, )) if 'k' in c else np.zeros(3)
         pp = _field(c, 'p', path, where, (2, )) if 'p' in c else np.zeros(2)
-        K.append([[fx, 0, cx], [0, fy, cy], [0, 0, 1]])
+        Kk = np.array([[fx, 0, cx], [0, fy, cy], [0, 0, 1]])
+        dk = np.array([kk[0], kk[1], pp[0], pp[1], kk[2]])
+        validate_camera(path, where, Kk, Rk, T, dk, size[i],
+                        dict(K='fx/fy/cx/cy', fx='fx', fy='fy', t='T', dist='k/p',
+                             image_size='image_size (argument)'))
+        K.append(Kk)
         R.append(Rk)
         t.append(-Rk @ T)
-        dist.append([kk[0], kk[1], pp[0], pp[1], kk[2]])
-    size = np.broadcast_to(np.asarray(image_size, np.float64), (len(keys), 2))
+        dist.append(dk)
     return MultiViewCameras(np.array(K), np.stack(R), np.stack(t), np.array(dist), size,
                             names=[str(k) for k in keys])
 
@@ -185,11 +258,24 @@ def load_opencv_yaml(path: str) -> MultiViewCameras:
                 raise CalibrationError(f'{path}: {where} field `translation` needs 3 values')
             w = _read_node(node, path, where, ('image_width', 'width'))
             h = _read_node(node, path, where, ('image_height', 'height'))
+            if np.size(Ri) != 9:
+                raise CalibrationError(f'{path}: {where} field `rotation_matrix` must be '
+                                       f'3x3 (got {np.size(Ri)} values)')
+            try:
+                wh = [float(w), float(h)]
+            except (TypeError, ValueError):
+                raise CalibrationError(f'{path}: {where} fields `image_width`/'
+                                       f'`image_height` must be numbers, got {w!r}, {h!r}')
+            validate_camera(path, where, Ki, Ri, ti, d, wh,
+                            dict(K='camera_matrix', fx='camera_matrix',
+                                 fy='camera_matrix', R='rotation_matrix/rvec',
+                                 t='translation', dist='distortion_coefficients',
+                                 image_size='image_width/image_height'))
             K.append(np.reshape(Ki, (3, 3)))
             R.append(np.reshape(Ri, (3, 3)))
             t.append(ti * _UNITS[units])
             dist.append(d)
-            size.append([float(w), float(h)])
+            size.append(wh)
             names.append(name)
     finally:
         fs.release()
@@ -222,25 +308,57 @@ def save_opencv_yaml(cameras: MultiViewCameras, path: str):
     os.replace(tmp, path)
 
 
+CALIBRATION_FORMATS = ('rig', 'panoptic', 'shelf_campus', 'opencv')
+
+
+def guess_calibration_format(path: str) -> str:
+    """The format of a calibration file from its content (see :func:`load_cameras`)."""
+    if path.endswith(('.yml', '.yaml', '.xml')):
+        with open(path, encoding='utf-8', errors='replace') as f:
+            text = f.read()
+        if (path.endswith('.xml') or text.lstrip().startswith('%YAML:')
+                or '!!opencv-matrix' in text):
+            return 'opencv'  # OpenCV FileStorage (PyYAML cannot parse it)
+        import yaml
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return 'opencv'  # let OpenCV's reader say what is wrong
+        from .rig_file import is_rig_dict
+        return 'rig' if is_rig_dict(data) else 'opencv'
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise CalibrationError(f'{path}: not a valid JSON file: {e}') from None
+    from .rig_file import is_rig_dict
+    if is_rig_dict(data):
+        return 'rig'
+    return 'panoptic' if isinstance(data, dict) and 'cameras' in data else 'shelf_campus'
+
+
 def load_cameras(path: str, fmt: Optional[str] = None, **kwargs) -> MultiViewCameras:
     """Load a rig from any supported file, guessing the format from its content.
 
     Args:
-        fmt: ``'panoptic'``, ``'shelf_campus'`` or ``'opencv'``; guessed when ``None``.
+        fmt: ``'rig'`` (this package's format, :mod:`.rig_file`), ``'panoptic'``,
+            ``'shelf_campus'`` or ``'opencv'`` (``'opencv_yaml'`` is an alias); guessed
+            when ``None``: a JSON/YAML file with ``"format": "selfpose3d_mm/rig"`` (or a
+            top-level ``units``, ``world_up`` and a ``cameras`` list) is a rig file, a
+            ``.xml`` file or a YAML file with ``%YAML:`` or ``!!opencv-matrix`` (or that
+            PyYAML cannot read) OpenCV's, a JSON object with ``cameras`` Panoptic's, any
+            other JSON Shelf/Campus's.
         kwargs: passed to the loader (``camera_names`` for Panoptic, ``image_size`` for
             Shelf/Campus).
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'calibration file not found: {path}')
+    fmt = {'opencv_yaml': 'opencv'}.get(fmt, fmt)
     if fmt is None:
-        if path.endswith(('.yml', '.yaml', '.xml')):
-            fmt = 'opencv'
-        else:
-            with open(path) as f:
-                data = json.load(f)
-            fmt = 'panoptic' if isinstance(data, dict) and 'cameras' in data \
-                else 'shelf_campus'
-    loaders = {'panoptic': load_panoptic_calibration,
+        fmt = guess_calibration_format(path)
+    from .rig_file import load_rig
+    loaders = {'rig': load_rig,
+               'panoptic': load_panoptic_calibration,
                'shelf_campus': load_shelf_campus_calibration,
                'opencv': load_opencv_yaml}
     if fmt not in loaders:

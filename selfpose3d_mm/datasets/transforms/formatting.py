@@ -75,15 +75,19 @@ class PackMultiViewInputs(BaseTransform):
             if name in results:
                 sample.set_field(torch.as_tensor(np.asarray(results[name])), name)
         if 'gt_keypoints_3d' in results:
-            kp = np.asarray(results['gt_keypoints_3d'], np.float32).reshape(
-                -1, results['gt_keypoints_3d'].shape[-2], 3) if len(
-                results['gt_keypoints_3d']) else np.zeros((0, results.get(
-                    'num_keypoints', 15), 3), np.float32)
+            kp = np.asarray(results['gt_keypoints_3d'], np.float32)
+            # an empty (0, J, 3) keeps its J (e.g. Shelf-14 GT beside 15 pseudo joints)
+            kp = kp.reshape(-1, kp.shape[-2], 3) if kp.ndim == 3 or len(kp) else \
+                np.zeros((0, results.get('num_keypoints', 15), 3), np.float32)
             vis = results.get('gt_keypoints_3d_visible')
             vis = np.ones(kp.shape[:2], bool) if vis is None else np.asarray(vis, bool)
-            sample.gt_instances = InstanceData(
+            gt = InstanceData(
                 keypoints_3d=torch.from_numpy(kp).float(),
                 keypoints_3d_visible=torch.from_numpy(vis.reshape(kp.shape[:2])))
+            if 'gt_instance_ids' in results:  # e.g. Shelf/Campus actor indices
+                gt.instance_ids = torch.as_tensor(
+                    np.asarray(results['gt_instance_ids'], np.int64).reshape(-1))
+            sample.gt_instances = gt
         meta = {k: results[k] for k in self.meta_keys if k in results}
         meta.setdefault('num_views', C)
         sample.set_metainfo(meta)

@@ -1,3 +1,4 @@
 from .panoptic_metric import MultiViewPoseAPMetric
+from .pcp_metric import PCPMetric
 
-__all__ = ['MultiViewPoseAPMetric']
+__all__ = ['MultiViewPoseAPMetric', 'PCPMetric']

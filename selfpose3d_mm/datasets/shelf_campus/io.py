@@ -1,0 +1,244 @@
+"""Readers of the Shelf / Campus files in VoxelPose's layout, and the per-dataset defaults.
+
+===============================  ==========================================================
+file                             content
+===============================  ==========================================================
+``calibration_<dataset>.json``   the rig (``load_shelf_campus_calibration``)
+``actorsGT.mat``                 ``actor3D``: 1×A cell of F×1 cells, each a 14×3 Shelf-14
+                                 pose in metres, or empty when the actor is absent
+``pred_<dataset>_maskrcnn_``     dict ``"{cam}_{frame}"`` → list of ``{'pred': 17×3}``
+``hrnet_coco.pkl``               COCO-17 (x, y, score) in original pixels
+``panoptic_training_pose.pkl``   list of ``{'pose': 17×3 mm z-up, 'vis': 17×3 bool}``
+``tools/test.py --out`` pickle   list of data-sample dicts with
+                                 ``pred_instances.keypoints_3d`` / ``.scores``
+===============================  ==========================================================
+
+Every reader fails with an error naming the file and the field (or key) at fault.
+"""
+from __future__ import annotations
+
+import os.path as osp
+import pickle
+from typing import Tuple
+
+import numpy as np
+
+from ..joint_mappings import coco17_to_panoptic15
+
+__all__ = ['SHELF_CAMPUS_DEFAULTS', 'ShelfCampusFileError', 'load_actors_gt',
+           'load_detections', 'detections_to_panoptic15', 'load_pose_bank',
+           'load_predicted_poses']
+
+# VoxelPose's settings per dataset (REFERENCE.md §1.1 and §4.2). Frame ranges are
+# inclusive; the image pattern is formatted with ``cam`` (int) and ``frame`` (int).
+SHELF_CAMPUS_DEFAULTS = dict(
+    shelf=dict(
+        data_root='data/Shelf',
+        calibration='calibration_shelf.json',
+        actors_gt='actorsGT.mat',
+        detections='pred_shelf_maskrcnn_hrnet_coco.pkl',
+        image_size=(1032, 776),
+        frame_ranges=((300, 600), ),
+        image_pattern='Camera{cam}/img_{frame:06d}.png',
+        space_center=(450.0, -320.0, 800.0),
+        space_size=(8000.0, 8000.0, 2000.0),
+    ),
+    campus=dict(
+        data_root='data/CampusSeq1',
+        calibration='calibration_campus.json',
+        actors_gt='actorsGT.mat',
+        detections='pred_campus_maskrcnn_hrnet_coco.pkl',
+        image_size=(360, 288),
+        frame_ranges=((350, 470), (650, 750)),
+        image_pattern='Camera{cam}/campus4-c{cam}-{frame:05d}.png',
+        space_center=(3000.0, 4500.0, 1000.0),
+        space_size=(12000.0, 12000.0, 2000.0),
+    ),
+)
+
+
+class ShelfCampusFileError(ValueError):
+    """A Shelf / Campus data file is missing a field or has a malformed one."""
+
+
+def dataset_defaults(dataset: str) -> dict:
+    if dataset not in SHELF_CAMPUS_DEFAULTS:
+        raise ValueError(f"dataset must be one of {sorted(SHELF_CAMPUS_DEFAULTS)}, got "
+                         f'{dataset!r}')
+    return dict(SHELF_CAMPUS_DEFAULTS[dataset])
+
+
+def _load_pickle(path: str):
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'file not found: {path}')
+    with open(path, 'rb') as f:
+        try:
+            return pickle.load(f)
+        except UnicodeDecodeError:  # Python 2 pickles of numpy arrays
+            f.seek(0)
+            return pickle.load(f, encoding='latin1')
+
+
+def load_actors_gt(path: str) -> Tuple[np.ndarray, np.ndarray]:
+    """``actorsGT.mat`` → dense Shelf-14 GT.
+
+    Returns:
+        poses (A, F, 14, 3) float32 world **mm** (zeros where absent) and present (A, F)
+        bool; F = the longest actor's frame count.
+    """
+    import scipy.io
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'actorsGT file not found: {path}')
+    mat = scipy.io.loadmat(path)
+    if 'actor3D' not in mat:
+        raise ShelfCampusFileError(f'{path}: no field `actor3D` (fields: '
+                                   f'{sorted(k for k in mat if not k.startswith("__"))})')
+    cells = np.asarray(mat['actor3D'], dtype=object).reshape(-1)  # A actors
+    frames = [np.asarray(c, dtype=object).reshape(-1) for c in cells]
+    A, F = len(frames), max([len(f) for f in frames] + [0])
+    poses = np.zeros((A, F, 14, 3), np.float32)
+    present = np.zeros((A, F), bool)
+    for a, fr in enumerate(frames):  # A x F cells of a MATLAB object array
+        for f, x in enumerate(fr):
+            x = np.asarray(x)
+            if x.size == 0:
+                continue
+            if x.shape != (14, 3):
+                raise ShelfCampusFileError(f'{path}: field `actor3D` actor {a} frame {f} '
+                                           f'has shape {x.shape}, expected (14, 3) or empty')
+            poses[a, f] = x * 1000.0  # metres → mm
+            present[a, f] = True
+    return poses, present
+
+
+def load_detections(path: str) -> dict:
+    """The detection pickle: dict ``"{cam}_{frame}"`` → list of ``{'pred': (17, 3)}``."""
+    det = _load_pickle(path)
+    if not isinstance(det, dict):
+        raise ShelfCampusFileError(f'{path}: expected a dict keyed "{{cam}}_{{frame}}", '
+                                   f'got {type(det).__name__}')
+    return det
+
+
+def detections_to_panoptic15(entries, path: str, key: str
+                             ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One view's COCO-17 detections → Panoptic-15 pseudo poses.
+
+    A keypoint is valid when its score is > 0 (``coco17_to_panoptic15``: the neck and the
+    mid-hip are the means of the valid shoulders / hips, their score too). A person's box
+    score is the entry's ``bbox_score`` / ``box_score`` / ``score`` when present, else
+    the mean of its 17 keypoint scores.
+
+    Returns:
+        keypoints (P, 15, 2) float32 original px, scores (P, 15) float32 (0 = invalid),
+        box scores (P,) float32.
+    """
+    if not isinstance(entries, (list, tuple)):
+        raise ShelfCampusFileError(f'{path}: key {key!r} holds a {type(entries).__name__}, '
+                                   'expected a list of persons')
+    if not entries:
+        return (np.zeros((0, 15, 2), np.float32), np.zeros((0, 15), np.float32),
+                np.zeros((0, ), np.float32))
+    preds, boxes = [], []
+    for i, e in enumerate(entries):  # persons of one view
+        if not isinstance(e, dict) or 'pred' not in e:
+            raise ShelfCampusFileError(f'{path}: key {key!r} person {i} has no field `pred`')
+        p = np.asarray(e['pred'], np.float64)
+        if p.ndim != 2 or p.shape[0] != 17 or p.shape[1] not in (2, 3):
+            raise ShelfCampusFileError(f'{path}: key {key!r} person {i} field `pred` has '
+                                       f'shape {p.shape}, expected (17, 3) (x, y, score)')
+        if p.shape[1] == 2:
+            p = np.concatenate([p, np.ones((17, 1))], 1)
+        preds.append(p)
+        box = next((e[k] for k in ('bbox_score', 'box_score', 'score') if k in e), None)
+        boxes.append(np.nan if box is None else float(np.ravel(box)[0]))
+    pred = np.stack(preds)                                       # (P, 17, 3)
+    out, valid = coco17_to_panoptic15(pred, pred[..., 2] > 0)
+    box = np.asarray(boxes)
+    box = np.where(np.isnan(box), pred[..., 2].mean(-1), box)
+    return (out[..., :2].astype(np.float32), np.where(valid, out[..., 2], 0).astype(
+        np.float32), box.astype(np.float32))
+
+
+def load_pose_bank(path: str) -> Tuple[np.ndarray, np.ndarray]:
+    """``panoptic_training_pose.pkl`` → Panoptic-15 3D poses.
+
+    Returns:
+        poses (N, 15, 3) float64 world mm (z up), valid (N, 15) bool.
+    """
+    bank = _load_pickle(path)
+    if not isinstance(bank, (list, tuple)) or not bank:
+        raise ShelfCampusFileError(f'{path}: expected a non-empty list of '
+                                   "{'pose': (17, 3), 'vis': (17, 3)}")
+    poses, vis = [], []
+    for i, e in enumerate(bank):  # N small dicts
+        if not isinstance(e, dict) or 'pose' not in e:
+            raise ShelfCampusFileError(f'{path}: entry {i} has no field `pose`')
+        p = np.asarray(e['pose'], np.float64)
+        if p.shape != (17, 3):
+            raise ShelfCampusFileError(f'{path}: entry {i} field `pose` has shape {p.shape}, '
+                                       'expected (17, 3)')
+        v = np.asarray(e.get('vis', np.ones((17, 3))), bool).reshape(17, -1)[:, 0]
+        poses.append(p)
+        vis.append(v)
+    out, valid = coco17_to_panoptic15(np.stack(poses), np.stack(vis))
+    return out, valid
+
+
+def _to_numpy(x) -> np.ndarray:
+    if hasattr(x, 'detach'):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def load_predicted_poses(path: str, score_threshold: float = 0.0
+                         ) -> Tuple[np.ndarray, np.ndarray]:
+    """3D poses a model predicted (``tools/test.py CONFIG CKPT --out preds.pkl``).
+
+    The pickle is mmengine's ``DumpResults`` output: a list of data-sample dicts, each
+    with ``pred_instances`` = ``{'keypoints_3d': (N, J, 3) mm, 'scores': (N,)}``. Poses
+    with ``score > score_threshold`` and finite coordinates are kept; COCO-17 poses
+    (J = 17) are converted to Panoptic-15.
+
+    Returns:
+        poses (M, 15, 3) float64 world mm, valid (M, 15) bool.
+    """
+    results = _load_pickle(path)
+    if not isinstance(results, (list, tuple)):
+        raise ShelfCampusFileError(f'{path}: expected the list of data samples that '
+                                   f'tools/test.py --out writes, got {type(results).__name__}')
+    poses = []
+    for i, r in enumerate(results):  # frames
+        if hasattr(r, 'to_dict'):
+            r = r.to_dict()
+        pred = r.get('pred_instances') if isinstance(r, dict) else None
+        if pred is None:
+            raise ShelfCampusFileError(f'{path}: sample {i} has no field `pred_instances`')
+        if hasattr(pred, 'to_dict'):
+            pred = pred.to_dict()
+        if 'keypoints_3d' not in pred:
+            raise ShelfCampusFileError(f'{path}: sample {i} field `pred_instances` has no '
+                                       '`keypoints_3d`')
+        kp = _to_numpy(pred['keypoints_3d']).astype(np.float64)
+        if kp.size == 0:
+            continue
+        if kp.ndim != 3 or kp.shape[1] not in (15, 17) or kp.shape[2] < 3:
+            raise ShelfCampusFileError(
+                f'{path}: sample {i} field `pred_instances.keypoints_3d` has shape '
+                f'{kp.shape}, expected (N, 15 or 17, 3)')
+        sc = _to_numpy(pred.get('scores', np.ones(len(kp)))).reshape(-1)
+        keep = (sc > score_threshold) & np.isfinite(kp[..., :3]).all((1, 2))
+        kp = kp[keep, :, :3]
+        if kp.shape[1] == 17:
+            kp = coco17_to_panoptic15(kp)[0]
+        poses.append(kp)
+    poses = np.concatenate(poses) if poses else np.zeros((0, 15, 3))
+    if not len(poses):
+        raise ShelfCampusFileError(f'{path}: no predicted pose with score > '
+                                   f'{score_threshold} (score_threshold)')
+    return poses, np.ones(poses.shape[:2], bool)
+
+
+def resolve(root: str, path: str) -> str:
+    """``path`` under ``root`` unless absolute."""
+    return path if osp.isabs(path) or not root else osp.join(root, path)
