@@ -48,8 +48,10 @@ def parse_args(argv=None):
                    'OpenCV YAML); required with --images/--videos')
     p.add_argument('--calibration-format', choices=['rig', 'panoptic', 'shelf_campus',
                                                     'opencv'], help='default: guessed')
+    p.add_argument('--image-size', type=int, nargs=2, metavar=('W', 'H'),
+                   help='image size of Shelf/Campus calibration files (they lack it)')
     p.add_argument('--pseudo-labels', help='pseudo-label file (heatmap-input models)')
-    p.add_argument('--out-dir', default='demo_out', help='output folder')
+    p.add_argument('--out-dir', default='work_dirs/demo', help='output folder')
     p.add_argument('--frames', type=int, help='only the first N frames')
     p.add_argument('--device', default=None, help="'cpu', 'cuda', 'cuda:0' (default: "
                    'CUDA when available)')
@@ -67,6 +69,9 @@ def parse_args(argv=None):
         p.error('--calibration is required with --images / --videos / --pseudo-labels-only')
     if args.pseudo_labels_only and not args.pseudo_labels:
         p.error('--pseudo-labels-only needs --pseudo-labels')
+    if args.dataset_split and (args.calibration or args.pseudo_labels):
+        p.error('--dataset-split reads the config\'s dataset: no --calibration or '
+                '--pseudo-labels')
     return args
 
 
@@ -80,13 +85,14 @@ def main(argv=None):
     cfg.merge_from_dict(args.cfg_options)
     t0 = time.perf_counter()
     inferencer = MultiViewPoseInferencer(cfg, args.checkpoint, device=args.device)
-    inferencer.config_path = args.config
     t_init = time.perf_counter() - t0
     if args.dataset_split:
         inputs = args.dataset_split
     else:
         inputs = dict(calibration=args.calibration, pseudo_labels=args.pseudo_labels,
                       calibration_format=args.calibration_format,
+                      calibration_kwargs=dict(image_size=tuple(args.image_size))
+                      if args.image_size else None,
                       images=_view_map(args.images, '--images') or None,
                       videos=_view_map(args.videos, '--videos') or None)
     gen = inferencer(inputs, out_dir=args.out_dir, batch_size=args.batch_size,

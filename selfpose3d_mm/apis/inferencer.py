@@ -46,11 +46,10 @@ import os
 import os.path as osp
 import re
 import time
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import Dict, Iterator, List, Optional, Union
 
 import numpy as np
-import torch
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.infer import BaseInferencer
 from mmengine.registry import init_default_scope
 
@@ -86,13 +85,13 @@ class MultiViewPoseInferencer(BaseInferencer):
                  device: Optional[str] = None, scope: str = 'mmpose'):
         init_default_scope(scope)
         import selfpose3d_mm  # noqa: F401  (registers the components)
-        self.config_path = model if isinstance(model, str) else None
+        self.config_path = model if isinstance(model, str) else getattr(
+            model, 'filename', None)  # Config.fromfile() keeps its path
         self.weights = weights
         super().__init__(model, weights, device, scope, show_progress=False)
-        self.device = next(iter(self.model.buffers()), torch.zeros(0)).device
 
     # ------------------------------------------------------------ mmengine hooks
-    def _init_pipeline(self, cfg) -> callable:
+    def _init_pipeline(self, cfg):
         """The config's test pipeline without ``LoadMultiViewImages`` (images are read
         here, once, and kept for drawing); the plain resize pipeline when absent."""
         from mmcv.transforms import Compose
@@ -105,7 +104,7 @@ class MultiViewPoseInferencer(BaseInferencer):
         steps = [s for s in steps if s.get('type') != 'LoadMultiViewImages']
         return Compose([TRANSFORMS.build(copy.deepcopy(s)) for s in steps])
 
-    def _init_collate(self, cfg) -> callable:
+    def _init_collate(self, cfg):
         from selfpose3d_mm.datasets import multiview_collate
         return multiview_collate
 
@@ -201,12 +200,14 @@ class MultiViewPoseInferencer(BaseInferencer):
             return LoadMultiViewImages().transform(dict(info))['img']
         return None
 
-    def _frames(self, dataset, indices) -> Iterator[tuple]:
-        """(packed sample, raw info, original images, load seconds) per frame."""
+    def _frames(self, dataset, indices, for_drawing: bool) -> Iterator[tuple]:
+        """(packed sample, raw info, original images, load seconds) per frame; images
+        are read for the network (image path) and for the pictures (``for_drawing``)."""
         for idx in indices:
             t0 = time.perf_counter()
             info = dataset.get_data_info(idx)
-            images = self._load_images(info)
+            read = self.is_image_model or for_drawing
+            images = self._load_images(info) if read else None
             net = {k: v for k, v in info.items() if k not in ('img', 'img_paths')}
             if self.is_image_model:
                 if images is None:
@@ -248,9 +249,9 @@ class MultiViewPoseInferencer(BaseInferencer):
         if J != self.model.num_joints:
             raise ValueError(f'the dataset has {J} joints, the model {self.model.num_joints}')
         names = [meta['keypoint_id2name'][j] for j in range(J)]
-        links = [list(map(int, l)) for l in meta['skeleton_links']]
+        links = [[int(a), int(b)] for a, b in meta['skeleton_links']]
         n = len(dataset) if max_frames is None else min(len(dataset), int(max_frames))
-        writer = _Outputs(out_dir, draw, video, fps, vis_scale, links, dataset)
+        writer = _Outputs(out_dir, draw, video, fps, vis_scale, links)
         header = dict(
             skeleton=dict(name=str(meta.get('dataset_name', '')), joints=names, links=links),
             model=dict(config=self.config_path or '<config object>', checkpoint=self.weights,
@@ -277,7 +278,7 @@ class MultiViewPoseInferencer(BaseInferencer):
             'threshold', self.model.root_head.threshold))
         done, ok = [], False
         try:
-            frames = self._frames(dataset, indices)
+            frames = self._frames(dataset, indices, writer.draws)
             for chunk in self._get_chunk_data(frames, max(1, int(batch_size))):
                 t0 = time.perf_counter()
                 preds = self.forward(self.collate_fn([c[0] for c in chunk]))
@@ -329,7 +330,7 @@ def _frame_result(index: int, info: dict, pred) -> dict:
 class _Outputs:
     """Pictures per frame, the optional video, and the JSON/npz at the end."""
 
-    def __init__(self, out_dir, draw, video, fps, scale, links, dataset):
+    def __init__(self, out_dir, draw, video, fps, scale, links):
         self.out_dir, self.draw_pictures, self.video = out_dir, draw, video
         self.fps, self.scale, self.links = float(fps), float(scale), links
         self.writer = self.video_tmp = None
@@ -338,6 +339,7 @@ class _Outputs:
         self.rig_docs: List[dict] = []
         if out_dir is None and video:
             raise ValueError('video=True needs an out_dir')
+        self.draws = out_dir is not None and (draw or video)
 
     def _rig_index(self, cams) -> int:
         from selfpose3d_mm.geometry.rig_file import rig_to_dict
@@ -349,7 +351,7 @@ class _Outputs:
 
     def draw(self, r: dict, images) -> dict:
         r['rig'] = self._rig_index(r['cameras'])
-        if self.out_dir is None or not (self.draw_pictures or self.video):
+        if not self.draws:
             return {}
         from selfpose3d_mm.visualization import (compose_frame, draw_prediction_views,
                                                  plot_prediction_scene, save_image)

@@ -56,6 +56,9 @@ def _atomic_write(path: str, write) -> None:
     try:
         with os.fdopen(fd, 'wb') as f:
             write(f)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 → the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if osp.exists(tmp):

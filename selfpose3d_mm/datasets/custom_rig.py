@@ -449,6 +449,7 @@ class CustomRigDataset(BaseMultiViewDataset):
         info.update(
             self._common_info(),
             frame_id=f'{self.sequence}/{key}',
+            pseudo_key=key,  # where tools/pseudo_label.py stores this frame
             sequence=self.sequence,
             cameras=self.cameras,
             image_sizes=self.cameras.image_size.cpu().numpy().astype(np.float32),

@@ -345,7 +345,8 @@ class PanopticMultiViewDataset(BaseMultiViewDataset):
             self._common_info(),
             cameras=cams,
             image_sizes=cams.image_size.numpy().astype(np.float32),
-            pseudo_keypoints=kps, pseudo_keypoint_scores=scores, pseudo_bbox_scores=boxes)
+            pseudo_keypoints=kps, pseudo_keypoint_scores=scores, pseudo_bbox_scores=boxes,
+            pseudo_key=info['frame_id'])  # where tools/pseudo_label.py stores this frame
         if self.with_images:
             info['img_paths'] = [self.image_path(seq, c, frame) for c in self.camera_names]
         return info

@@ -300,6 +300,9 @@ def save_pseudo_labels(path: str, labels: Union[PseudoLabels, dict]) -> None:
     try:
         with os.fdopen(fd, 'w') as f:
             json.dump(data, f, separators=(',', ':'))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600: give the usual file mode
         os.replace(tmp, path)
     except BaseException:
         if osp.exists(tmp):
