@@ -6,11 +6,12 @@ import os
 import os.path as osp
 import platform
 import sys
-import tempfile
 import time
 from contextlib import contextmanager
 
 import torch
+
+from selfpose3d_mm.utils import atomic_open
 
 RESULTS_DIR = osp.join(osp.dirname(osp.abspath(__file__)), 'results')
 
@@ -27,13 +28,10 @@ def machine() -> dict:
 
 def write_result(name: str, result: dict, results_dir: str = RESULTS_DIR) -> str:
     """Write ``results_dir/name`` atomically (temp file + rename); returns the path."""
-    os.makedirs(results_dir, exist_ok=True)
     path = osp.join(results_dir, name)
-    fd, tmp = tempfile.mkstemp(dir=results_dir, suffix='.tmp')
-    with os.fdopen(fd, 'w') as f:
+    with atomic_open(path) as f:
         json.dump(result, f, indent=2, sort_keys=False)
         f.write('\n')
-    os.replace(tmp, path)
     return path
 
 

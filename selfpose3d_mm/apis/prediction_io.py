@@ -34,12 +34,10 @@ int32, ``units`` = ``'mm'``.
 from __future__ import annotations
 
 import json
-import os
-import os.path as osp
-import tempfile
 from typing import List, Sequence
 
 import numpy as np
+from selfpose3d_mm.utils import atomic_open, load_json_document
 
 __all__ = ['PREDICTIONS_FORMAT', 'frames_to_arrays', 'save_predictions_json',
            'save_predictions_npz', 'load_predictions']
@@ -50,20 +48,8 @@ PREDICTIONS_VERSION = 1
 
 def _atomic_write(path: str, write) -> None:
     """``write(file object)`` into a temporary file beside ``path``, then rename."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            write(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 → the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, 'wb') as f:
+        write(f)
 
 
 def _frame_doc(i: int, r: dict) -> dict:
@@ -129,13 +115,7 @@ def save_predictions_npz(path: str, frames: Sequence[dict], joint_names: List[st
 def load_predictions(path: str) -> dict:
     """Read a ``poses3d.json`` back; adds the NaN-padded arrays of :func:`frames_to_arrays`
     under ``arrays``. Errors name the file and the field."""
-    with open(path) as f:
-        try:
-            doc = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f'{path}: not valid JSON ({e})') from None
-    if not isinstance(doc, dict) or doc.get('format') != PREDICTIONS_FORMAT:
-        raise ValueError(f'{path}: field `format` must be {PREDICTIONS_FORMAT!r}')
+    doc = load_json_document(path, PREDICTIONS_FORMAT)
     J = len(doc['skeleton']['joints'])
     frames = []
     for i, fr in enumerate(doc['frames']):

@@ -63,6 +63,7 @@ import torch
 from torch import Tensor
 
 from selfpose3d_mm.geometry import MultiViewCameras, triangulate_dlt
+from selfpose3d_mm.utils import merge_knobs
 
 __all__ = ['TRIANGULATION_DEFAULTS', 'PANOPTIC15_LIMBS', 'PANOPTIC15_FLIP_PAIRS',
            'PANOPTIC15_BONE_RANGES', 'triangulate_people']
@@ -116,11 +117,7 @@ _INF = float('inf')
 
 
 def _resolve_knobs(knobs: dict) -> dict:
-    unknown = sorted(set(knobs) - set(TRIANGULATION_DEFAULTS))
-    if unknown:
-        raise ValueError(f'triangulate_people: unknown knob(s) {unknown}; known knobs: '
-                         f'{sorted(TRIANGULATION_DEFAULTS)}')
-    k = {**TRIANGULATION_DEFAULTS, **knobs}
+    k = merge_knobs(TRIANGULATION_DEFAULTS, knobs, 'triangulate_people')
     if int(k['min_views']) < 2:
         raise ValueError(f"triangulate_people: 'min_views' must be >= 2 (one view cannot "
                          f"be triangulated), got {k['min_views']!r}")

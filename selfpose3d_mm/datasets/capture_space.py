@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from selfpose3d_mm.geometry import MultiViewCameras
+from selfpose3d_mm.utils import merge_knobs
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pseudo_labels import PseudoLabels
@@ -75,11 +76,7 @@ CAPTURE_SPACE_DEFAULTS = dict(
 
 
 def _knobs(knobs: dict) -> dict:
-    unknown = sorted(set(knobs) - set(CAPTURE_SPACE_DEFAULTS))
-    if unknown:
-        raise ValueError(f'estimate_capture_space: unknown option(s) {unknown}; known: '
-                         f'{sorted(CAPTURE_SPACE_DEFAULTS)}')
-    k = {**CAPTURE_SPACE_DEFAULTS, **knobs}
+    k = merge_knobs(CAPTURE_SPACE_DEFAULTS, knobs, 'estimate_capture_space')
     if int(k['min_views']) < 1:
         raise ValueError(f"min_views must be >= 1, got {k['min_views']}")
     for name in ('grid_step', 'coarse_step', 'person_height', 'voxel_size',

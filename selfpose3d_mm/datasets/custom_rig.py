@@ -41,7 +41,6 @@ with the config lines to paste (``tools/estimate_space.py`` prints the same).
 from __future__ import annotations
 
 import glob
-import json
 import os
 import os.path as osp
 import re
@@ -57,6 +56,7 @@ from selfpose3d_mm.geometry.rig_file import RIG_UNITS, WORLD_UP_AXES, to_interna
 from .base_multiview import BaseMultiViewDataset
 from .joint_mappings import coco17_to_panoptic15
 from .pseudo_labels import PseudoLabelError, load_pseudo_labels
+from selfpose3d_mm.utils import load_json_document
 
 __all__ = ['CustomRigDataset', 'load_poses3d', 'POSES3D_FORMAT']
 
@@ -72,13 +72,7 @@ def load_poses3d(path: str, num_joints: int = 15) -> Dict[str, tuple]:
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'3D GT file not found: {path} (gt_3d)')
-    with open(path) as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f'{path}: not valid JSON ({e})') from None
-    if not isinstance(data, dict) or data.get('format') != POSES3D_FORMAT:
-        raise ValueError(f'{path}: field `format` must be {POSES3D_FORMAT!r}')
+    data = load_json_document(path, POSES3D_FORMAT)
     for key, allowed in (('units', RIG_UNITS), ('world_up', WORLD_UP_AXES),
                          ('skeleton', ('panoptic15', 'coco17'))):
         if data.get(key) not in allowed:

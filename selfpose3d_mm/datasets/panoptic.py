@@ -26,7 +26,6 @@ import os
 import os.path as osp
 import pickle
 import re
-import tempfile
 from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
@@ -38,6 +37,7 @@ from selfpose3d_mm.geometry import (MultiViewCameras, load_panoptic_calibration,
                                     panoptic_points_to_world)
 from .base_multiview import BaseMultiViewDataset
 from .pseudo_labels import PseudoLabelError, load_pseudo_labels
+from selfpose3d_mm.utils import atomic_open
 
 __all__ = ['PANOPTIC_CAMERAS', 'PanopticMultiViewDataset', 'load_panoptic_bodies']
 
@@ -263,11 +263,8 @@ class PanopticMultiViewDataset(BaseMultiViewDataset):
         index = {s: _build_sequence_index(s, osp.join(self.data_root, s, BODY_DIR), n)
                  for s, n in files.items()}
         try:
-            os.makedirs(self.cache_dir, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix='.tmp')
-            with os.fdopen(fd, 'wb') as f:
+            with atomic_open(path, 'wb') as f:
                 pickle.dump(dict(key=key, index=index), f, pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
         except OSError as e:
             print_log(f'PanopticMultiViewDataset: cannot write the index cache under '
                       f'{self.cache_dir} ({e}); the index is rebuilt at every start',

@@ -20,15 +20,14 @@ the file path and names the field, e.g. ``frames[160906_band1/00000168][00_03].k
 from __future__ import annotations
 
 import json
-import os
 import os.path as osp
-import tempfile
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .joint_mappings import coco17_to_panoptic15
+from selfpose3d_mm.utils import atomic_open
 
 __all__ = ['PSEUDO_LABEL_FORMAT', 'PSEUDO_LABEL_VERSION', 'SKELETON_JOINTS',
            'PseudoLabelError', 'PseudoLabels', 'load_pseudo_labels', 'save_pseudo_labels']
@@ -294,17 +293,5 @@ def save_pseudo_labels(path: str, labels: Union[PseudoLabels, dict]) -> None:
     data.setdefault('format', PSEUDO_LABEL_FORMAT)
     data.setdefault('version', PSEUDO_LABEL_VERSION)
     data = _parse(data, path).to_dict()  # validates, and plain lists for json
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + osp.basename(path), suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(data, f, separators=(',', ':'))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600: give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path) as f:
+        json.dump(data, f, separators=(',', ':'))

@@ -13,13 +13,13 @@ the field.
 from __future__ import annotations
 
 import json
-import os
 import os.path as osp
 from typing import Optional, Sequence
 
 import numpy as np
 
 from .camera import MultiViewCameras
+from selfpose3d_mm.utils import atomic_path
 
 __all__ = [
     'CalibrationError',
@@ -289,23 +289,22 @@ def save_opencv_yaml(cameras: MultiViewCameras, path: str):
     if len(cameras.batch_shape):
         raise ValueError('save_opencv_yaml expects an unbatched rig')
     d = cameras.to_dict()
-    tmp = f'{path}.tmp{os.getpid()}.yaml'
-    fs = cv2.FileStorage(tmp, cv2.FILE_STORAGE_WRITE)
-    fs.write('units', 'mm')
-    fs.startWriteStruct('cameras', cv2.FileNode_SEQ)
-    for i in range(cameras.num_views):
-        fs.startWriteStruct('', cv2.FileNode_MAP)
-        fs.write('name', (cameras.names or [str(j) for j in range(cameras.num_views)])[i])
-        fs.write('image_width', int(d['image_size'][i, 0]))
-        fs.write('image_height', int(d['image_size'][i, 1]))
-        fs.write('camera_matrix', d['K'][i].astype(np.float64))
-        fs.write('distortion_coefficients', d['dist'][i].astype(np.float64).reshape(1, 5))
-        fs.write('rotation_matrix', d['R'][i].astype(np.float64))
-        fs.write('translation', d['t'][i].astype(np.float64).reshape(3, 1))
+    with atomic_path(path) as tmp:
+        fs = cv2.FileStorage(tmp, cv2.FILE_STORAGE_WRITE)
+        fs.write('units', 'mm')
+        fs.startWriteStruct('cameras', cv2.FileNode_SEQ)
+        for i in range(cameras.num_views):
+            fs.startWriteStruct('', cv2.FileNode_MAP)
+            fs.write('name', (cameras.names or [str(j) for j in range(cameras.num_views)])[i])
+            fs.write('image_width', int(d['image_size'][i, 0]))
+            fs.write('image_height', int(d['image_size'][i, 1]))
+            fs.write('camera_matrix', d['K'][i].astype(np.float64))
+            fs.write('distortion_coefficients', d['dist'][i].astype(np.float64).reshape(1, 5))
+            fs.write('rotation_matrix', d['R'][i].astype(np.float64))
+            fs.write('translation', d['t'][i].astype(np.float64).reshape(3, 1))
+            fs.endWriteStruct()
         fs.endWriteStruct()
-    fs.endWriteStruct()
-    fs.release()
-    os.replace(tmp, path)
+        fs.release()
 
 
 CALIBRATION_FORMATS = ('rig', 'panoptic', 'shelf_campus', 'opencv')

@@ -63,7 +63,6 @@ naming the file, the camera and the field.
 from __future__ import annotations
 
 import json
-import os
 import os.path as osp
 import re
 from typing import Optional, Sequence
@@ -73,6 +72,7 @@ import torch
 
 from .calibration_io import CalibrationError, validate_camera
 from .camera import MultiViewCameras
+from selfpose3d_mm.utils import atomic_open
 
 __all__ = ['RIG_FORMAT', 'RIG_UNITS', 'WORLD_UP_AXES', 'world_axes', 'to_internal_points',
            'is_rig_dict', 'rig_from_dict', 'rig_to_dict', 'load_rig', 'save_rig']
@@ -315,14 +315,6 @@ def save_rig(path: str, cameras: MultiViewCameras, names: Optional[Sequence[str]
         text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None)
     else:
         text = _compact_json(doc) + '\n'
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    tmp = osp.join(folder, f'.{osp.basename(path)}.tmp{os.getpid()}')
-    try:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
+    with atomic_open(path, 'w', encoding='utf-8') as f:
+        f.write(text)
     return doc

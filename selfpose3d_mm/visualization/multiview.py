@@ -5,13 +5,12 @@ The 3D scene is a matplotlib 3D axes: mmengine has no 3D primitives and mmpose's
 """
 from __future__ import annotations
 
-import os
-import os.path as osp
 from typing import List, Optional, Sequence
 
 import matplotlib
 import numpy as np
 from selfpose3d_mm.geometry import MultiViewCameras
+from selfpose3d_mm.utils import atomic_path
 
 __all__ = ['draw_view', 'montage', 'plot_scene_3d', 'save_image']
 
@@ -98,12 +97,9 @@ def montage(images: List[np.ndarray], cols: int = 3, pad: int = 4) -> np.ndarray
 def save_image(image: np.ndarray, path: str):
     """Write an RGB image atomically (temporary file + rename)."""
     import cv2
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    root, ext = osp.splitext(path)
-    tmp = f'{root}.tmp{os.getpid()}{ext}'
-    if not cv2.imwrite(tmp, image[..., ::-1]):
-        raise IOError(f'cannot write {path}')
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(tmp, image[..., ::-1]):
+            raise IOError(f'cannot write {path}')
 
 
 def plot_scene_3d(cameras: MultiViewCameras, skeleton: Sequence[Sequence[int]],

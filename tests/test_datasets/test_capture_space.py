@@ -148,5 +148,5 @@ def test_config_lines_and_tool(capsys, ring, tmp_path):
     assert tool.main([str(tmp_path / 'rig.json')]) == 0
     out = capsys.readouterr().out
     assert format_space_config(est) in out
-    with pytest.raises(ValueError, match='unknown option'):
+    with pytest.raises(ValueError, match='unknown knob'):
         estimate_capture_space(ring, min_view=3)

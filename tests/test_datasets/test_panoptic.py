@@ -279,12 +279,12 @@ def test_fixture_gt_units_axes_match_cv2_projection(tmp_path):
                                (1270.45, -299.739, 637.183), rtol=1e-6)
 
 
-def test_demo_images_through_the_image_pipeline(tmp_path):
-    """panoptic_demo: 5 views of real HD frames with a Panoptic-format calibration
-    (camera_parameters.json), no GT: linked into a sequence with hand-made bodies."""
+def link_demo_sequence(root, num_frames=None):
+    """Lay the panoptic_demo fixture (real HD frames + calibration, no GT) out as a
+    Panoptic sequence ``demo`` under ``root`` with hand-made bodies; returns its frames."""
     demo = fixture_path('panoptic_demo')
-    frames = sorted(int(n[6:14]) for n in os.listdir(demo / '00_03'))
-    seq = tmp_path / 'demo'
+    frames = sorted(int(n[6:14]) for n in os.listdir(demo / '00_03'))[:num_frames]
+    seq = root / 'demo'
     (seq / BODY_DIR).mkdir(parents=True)
     (seq / 'hdImgs').mkdir()
     os.symlink(demo / 'camera_parameters.json', seq / 'calibration_demo.json')
@@ -292,6 +292,13 @@ def test_demo_images_through_the_image_pipeline(tmp_path):
         os.symlink(demo / c, seq / 'hdImgs' / c)
     for f in frames:
         _write_body(seq / BODY_DIR / f'body3DScene_{f:08d}.json', [_joints()])
+    return frames
+
+
+def test_demo_images_through_the_image_pipeline(tmp_path):
+    """panoptic_demo: 5 views of real HD frames with a Panoptic-format calibration
+    (camera_parameters.json), no GT: linked into a sequence with hand-made bodies."""
+    frames = link_demo_sequence(tmp_path)
     ds = _build(tmp_path, sequences=['demo'], with_images=True, pipeline=[
         dict(type='LoadMultiViewImages'), dict(type='MultiViewResize', input_size=(480, 256)),
         dict(type='MultiViewAffine'), dict(type='PackMultiViewInputs')])

@@ -42,7 +42,8 @@ def _write(tmp_path, data, name='labels.json'):
 def test_save_load_round_trip_is_exact_and_atomic(tmp_path, monkeypatch):
     replaced = []
     real_replace = os.replace
-    monkeypatch.setattr(pl.os, 'replace', lambda a, b: (replaced.append((a, b)),
+    import selfpose3d_mm.utils.io as uio
+    monkeypatch.setattr(uio.os, 'replace', lambda a, b: (replaced.append((a, b)),
                                                         real_replace(a, b)))
     path = str(tmp_path / 'sub' / 'labels.json')
     save_pseudo_labels(path, _raw())  # from the JSON structure

@@ -246,23 +246,8 @@ def test_panoptic_layout(tmp_path):
     """Real HD frames (fixtures/panoptic_demo) linked into a Panoptic sequence: the tool
     reads the images of the config's dataset (its pseudo labels switched off), keys
     "{sequence}/{frame:08d}", and PanopticMultiViewDataset reads the file back."""
-    import os
-
-    from mmengine.config import Config
-
-    from selfpose3d_mm.datasets.panoptic import BODY_DIR
-    from tests.conftest import fixture_path
-    from tests.test_datasets.test_panoptic import CAMS, _joints, _write_body
-    demo = fixture_path('panoptic_demo')
-    frames = sorted(int(n[6:14]) for n in os.listdir(demo / '00_03'))[:2]
-    seq = tmp_path / 'demo'
-    (seq / BODY_DIR).mkdir(parents=True)
-    (seq / 'hdImgs').mkdir()
-    os.symlink(demo / 'camera_parameters.json', seq / 'calibration_demo.json')
-    for c in CAMS:
-        os.symlink(demo / c, seq / 'hdImgs' / c)
-    for f in frames:
-        _write_body(seq / BODY_DIR / f'body3DScene_{f:08d}.json', [_joints()])
+    from tests.test_datasets.test_panoptic import CAMS, link_demo_sequence
+    frames = link_demo_sequence(tmp_path, 2)
     panoptic = dict(type='PanopticMultiViewDataset', data_root=str(tmp_path),
                     sequences=['demo'], interval=1, cache_dir=str(tmp_path / 'cache'),
                     pseudo_labels=str(tmp_path / 'labels.json'), with_images=False)

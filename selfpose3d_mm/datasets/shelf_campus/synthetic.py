@@ -11,7 +11,7 @@ from mmpose.registry import DATASETS
 
 from selfpose3d_mm.geometry import load_shelf_campus_calibration
 from ..base_multiview import BaseMultiViewDataset
-from ..synthetic.knobs import merge_knobs
+from selfpose3d_mm.utils import merge_knobs
 from .io import dataset_defaults, resolve
 from .placement import AMPLITUDE_DEFAULTS, PLACEMENT_DEFAULTS, joint_amplitudes, place_people
 from .poses import build_pose_source

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .knobs import merge_knobs
+from selfpose3d_mm.utils import merge_knobs
 from .motion import (ActivityWarp, SmoothNoise, WanderPaths, place_anchors, soft_clip,
                      soft_floor, switch, to_unit)
 

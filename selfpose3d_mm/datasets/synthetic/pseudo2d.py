@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .knobs import merge_knobs
+from selfpose3d_mm.utils import merge_knobs
 
 __all__ = ['PANOPTIC15_LIMBS', 'PANOPTIC15_FLIP_PAIRS', 'PANOPTIC15_LIMB_RADII_MM',
            'PSEUDO2D_DEFAULTS', 'PSEUDO2D_PERFECT', 'limb_radii', 'compute_occlusion',

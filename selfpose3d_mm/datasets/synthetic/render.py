@@ -14,7 +14,7 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
-from .knobs import merge_knobs
+from selfpose3d_mm.utils import merge_knobs
 from .pseudo2d import PANOPTIC15_LIMBS, limb_radii
 
 __all__ = ['RENDER_DEFAULTS', 'render_background', 'render_views']

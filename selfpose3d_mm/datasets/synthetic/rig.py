@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from selfpose3d_mm.geometry import MultiViewCameras, load_cameras
-from .knobs import merge_knobs
+from selfpose3d_mm.utils import merge_knobs
 
 __all__ = ['RING_RIG_DEFAULTS', 'make_ring_rig', 'build_rig']
 

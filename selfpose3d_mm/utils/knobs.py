@@ -1,4 +1,4 @@
-"""The one way the synthetic world's components take their knobs."""
+"""The one way components take their knobs (synthetic world, triangulation, capture space)."""
 from typing import Mapping
 
 __all__ = ['merge_knobs']
