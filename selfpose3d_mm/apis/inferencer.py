@@ -355,7 +355,8 @@ class _Outputs:
             return {}
         from selfpose3d_mm.visualization import (compose_frame, draw_prediction_views,
                                                  plot_prediction_scene, save_image)
-        title = f'{r["frame_id"]}: {len(r["scores"])} persons'
+        n = len(r['scores'])
+        title = f'{r["frame_id"]}: {n} person{"" if n == 1 else "s"}'
         views = draw_prediction_views(r['cameras'], images, self.links, r['keypoints_3d'],
                                       r['scores'], scale=self.scale)
         scene = plot_prediction_scene(r['cameras'], self.links, r['keypoints_3d'],
