@@ -8,7 +8,7 @@ _base_ = ['./voxelpose_synthetic.py']
 
 # ---- data: three view-sets per training sample, x0 (resize) and x1, x2 (random rotation
 # +-45 deg and zoom, one draw per set shared by its views): the base train pipeline
-train_dataloader = dict(dataset=dict(num_samples=500, pipeline={{_base_.train_pipeline}}))
+train_dataloader = dict(dataset=dict(num_samples=640, pipeline={{_base_.train_pipeline}}))
 
 # ---- model: the root net sees the root heatmap only; soft attention; label sets
 model = dict(

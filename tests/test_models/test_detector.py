@@ -61,15 +61,15 @@ def test_supervised_loss_falls_and_predict_shapes():
     model = _model()
     data = model.data_preprocessor(_batch(), training=True)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    first = None
-    for _ in range(12):
+    pose_losses = []
+    for _ in range(25):
         losses = model(**data, mode='loss')
         total = sum(losses.values())
-        first = first if first is not None else {k: float(v) for k, v in losses.items()}
+        pose_losses.append(float(losses['loss_pose']))
         opt.zero_grad()
         total.backward()
         opt.step()
-    assert float(losses['loss_pose']) < 0.7 * first['loss_pose']
+    assert sum(pose_losses[-5:]) / 5 < 0.75 * pose_losses[0]  # mm: falls by a quarter
     assert model.pose_head.net.output_layer.weight.grad.abs().sum() > 0
     assert model.root_head.net.output_layer.weight.grad.abs().sum() > 0
     model.eval()

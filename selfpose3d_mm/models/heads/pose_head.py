@@ -8,6 +8,8 @@ from mmengine.model import BaseModule
 from mmpose.registry import MODELS
 from torch import Tensor
 
+from .v2v import run_v2v
+
 __all__ = ['PoseRegressionHead']
 
 
@@ -53,7 +55,7 @@ class PoseRegressionHead(BaseModule):
         M = volumes.shape[0]
         if M == 0:
             return volumes.new_zeros(0, self.num_joints, 3)
-        h = self.net(volumes)[0]  # (M, J, X, Y, Z)
+        h = run_v2v(self.net, volumes)  # (M, J, X, Y, Z)
         prob = torch.softmax(self.beta * h.flatten(2), dim=-1)  # (M, J, V)
         return prob @ grids.reshape(M, -1, 3).to(prob.dtype)
 

@@ -12,6 +12,8 @@ from torch import Tensor
 
 from selfpose3d_mm.geometry import gaussian_volume, voxel_size
 
+from .v2v import run_v2v
+
 __all__ = ['CuboidProposalHead']
 
 
@@ -56,7 +58,7 @@ class CuboidProposalHead(BaseModule):
         if volumes.shape[1:] != (self.in_channels, ) + self.cube_shape:
             raise ValueError(f'root volumes must be (B, {self.in_channels}, '
                              f'{self.cube_shape}), got {tuple(volumes.shape)}')
-        return self.net(volumes)[0][:, 0]
+        return run_v2v(self.net, volumes)[:, 0]
 
     def encode(self, roots: Tensor, mask: Optional[Tensor]) -> Tensor:
         """3D Gaussian target (B, X, Y, Z) from roots (B, P, 3) mm and mask (B, P)."""
