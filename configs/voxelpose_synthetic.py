@@ -33,7 +33,7 @@ model = dict(
 )
 
 # ---- schedule
-train_cfg = dict(by_epoch=True, max_epochs=3, val_interval=3)  # ~13 min on 2 CPU cores
+train_cfg = dict(by_epoch=True, max_epochs=3, val_interval=3)  # ~8 min on 2 CPU cores
 val_cfg = dict()
 test_cfg = dict()
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3), clip_grad=dict(max_norm=10.0))
