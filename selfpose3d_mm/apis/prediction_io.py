@@ -46,12 +46,6 @@ PREDICTIONS_FORMAT = 'selfpose3d_mm/predictions3d'
 PREDICTIONS_VERSION = 1
 
 
-def _atomic_write(path: str, write) -> None:
-    """``write(file object)`` into a temporary file beside ``path``, then rename."""
-    with atomic_open(path, 'wb') as f:
-        write(f)
-
-
 def _frame_doc(i: int, r: dict) -> dict:
     kp = np.asarray(r['keypoints_3d'], np.float64)
     persons = [dict(index=p, score=round(float(r['scores'][p]), 4),
@@ -79,7 +73,8 @@ def save_predictions_json(path: str, header: dict, frames: Sequence[dict]) -> di
                world_up='+z', **header, num_frames=len(frames),
                frames=[_frame_doc(i, r) for i, r in enumerate(frames)])
     text = json.dumps(doc, allow_nan=False, separators=(',', ':'))
-    _atomic_write(path, lambda f: f.write(text.encode('utf-8')))
+    with atomic_open(path, 'wb') as f:
+        f.write(text.encode('utf-8'))
     return doc
 
 
@@ -108,7 +103,8 @@ def save_predictions_npz(path: str, frames: Sequence[dict], joint_names: List[st
     arrays.update(joint_names=np.array(joint_names, dtype=str),
                   skeleton_links=np.asarray(skeleton_links, np.int32).reshape(-1, 2),
                   units=np.array('mm'))
-    _atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+    with atomic_open(path, 'wb') as f:
+        np.savez_compressed(f, **arrays)
     return arrays
 
 

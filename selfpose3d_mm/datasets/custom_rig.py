@@ -55,7 +55,7 @@ from selfpose3d_mm.geometry import load_cameras
 from selfpose3d_mm.geometry.rig_file import RIG_UNITS, WORLD_UP_AXES, to_internal_points
 from .base_multiview import BaseMultiViewDataset
 from .joint_mappings import coco17_to_panoptic15
-from .pseudo_labels import PseudoLabelError, load_pseudo_labels
+from .pseudo_labels import PseudoLabelError, empty_pseudo_poses, load_pseudo_labels
 from selfpose3d_mm.utils import load_json_document
 
 __all__ = ['CustomRigDataset', 'load_poses3d', 'POSES3D_FORMAT']
@@ -418,11 +418,8 @@ class CustomRigDataset(BaseMultiViewDataset):
         return [dict(frame=int(f)) for f in self.frames]
 
     def _pseudo(self, key: str):
-        C = len(self.views)
-        J = self.num_keypoints
         if self.labels is None or key not in self.labels:
-            return ([np.zeros((0, J, 2), np.float32)] * C,
-                    [np.zeros((0, J), np.float32)] * C, [np.zeros(0, np.float32)] * C)
+            return empty_pseudo_poses(len(self.views), self.num_keypoints)
         return self.labels.frame(key, skeleton='panoptic15')
 
     def _video_frames(self, frame: int) -> List[np.ndarray]:

@@ -36,7 +36,7 @@ from mmpose.registry import DATASETS
 from selfpose3d_mm.geometry import (MultiViewCameras, load_panoptic_calibration,
                                     panoptic_points_to_world)
 from .base_multiview import BaseMultiViewDataset
-from .pseudo_labels import PseudoLabelError, load_pseudo_labels
+from .pseudo_labels import PseudoLabelError, empty_pseudo_poses, load_pseudo_labels
 from selfpose3d_mm.utils import atomic_open
 
 __all__ = ['PANOPTIC_CAMERAS', 'PanopticMultiViewDataset', 'load_panoptic_bodies']
@@ -335,9 +335,7 @@ class PanopticMultiViewDataset(BaseMultiViewDataset):
         if self.pseudo_labels is not None:
             kps, scores, boxes = self.pseudo_labels.frame(info['frame_id'])
         else:
-            kps = [np.zeros((0, NUM_JOINTS, 2), np.float32) for _ in range(C)]
-            scores = [np.zeros((0, NUM_JOINTS), np.float32) for _ in range(C)]
-            boxes = [np.zeros(0, np.float32) for _ in range(C)]
+            kps, scores, boxes = empty_pseudo_poses(C, NUM_JOINTS)
         info.update(
             self._common_info(),
             cameras=cams,

@@ -30,7 +30,8 @@ from .joint_mappings import coco17_to_panoptic15
 from selfpose3d_mm.utils import atomic_open
 
 __all__ = ['PSEUDO_LABEL_FORMAT', 'PSEUDO_LABEL_VERSION', 'SKELETON_JOINTS',
-           'PseudoLabelError', 'PseudoLabels', 'load_pseudo_labels', 'save_pseudo_labels']
+           'PseudoLabelError', 'PseudoLabels', 'empty_pseudo_poses', 'load_pseudo_labels',
+           'save_pseudo_labels']
 
 PSEUDO_LABEL_FORMAT = 'selfpose3d_mm/pseudo_labels'
 PSEUDO_LABEL_VERSION = 1
@@ -135,6 +136,15 @@ class PseudoLabels:
                                                         'keypoints')} for e in v]
             for k, v in self.frames.items()}
         return out
+
+
+def empty_pseudo_poses(num_views: int, num_joints: int
+                       ) -> Tuple[List[np.ndarray], List[np.ndarray], List[np.ndarray]]:
+    """A frame with no pseudo person in any view, in :meth:`PseudoLabels.frame`'s
+    structure (for datasets read without a pseudo-label file, or frames it lacks)."""
+    return ([np.zeros((0, num_joints, 2), np.float32) for _ in range(num_views)],
+            [np.zeros((0, num_joints), np.float32) for _ in range(num_views)],
+            [np.zeros(0, np.float32) for _ in range(num_views)])
 
 
 def _array(value, where: str, tail: tuple) -> np.ndarray:

@@ -37,12 +37,15 @@ class CalibrationError(ValueError):
 
 
 def _field(d: dict, key: str, path: str, where: str, shape=None):
+    """``d[key]`` as float64 (reshaped to ``shape`` if given); errors name the file, the
+    camera (``where``) and the field. Shared by every calibration reader."""
     if key not in d:
         raise CalibrationError(f'{path}: {where} has no field `{key}`')
     try:
         arr = np.asarray(d[key], dtype=np.float64)
     except (TypeError, ValueError) as e:
-        raise CalibrationError(f'{path}: {where} field `{key}` is not numeric: {e}')
+        raise CalibrationError(f'{path}: {where} field `{key}` is not numeric '
+                               f'(or ragged): {e}') from None
     if shape is not None:
         if arr.size != int(np.prod(shape)):
             raise CalibrationError(f'{path}: {where} field `{key}` has {arr.size} '

@@ -70,7 +70,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .calibration_io import CalibrationError, validate_camera
+from .calibration_io import CalibrationError, _field, validate_camera
 from .camera import MultiViewCameras
 from selfpose3d_mm.utils import atomic_open
 
@@ -128,20 +128,6 @@ def _read(path: str):
             raise CalibrationError(f'{path}: not a valid JSON file: {e}') from None
 
 
-def _array(c: dict, key: str, path: str, where: str, shape) -> np.ndarray:
-    if key not in c:
-        raise CalibrationError(f'{path}: {where} has no field `{key}`')
-    try:
-        a = np.asarray(c[key], dtype=np.float64)
-    except (TypeError, ValueError) as e:
-        raise CalibrationError(f'{path}: {where} field `{key}` is not numeric '
-                               f'(or ragged): {e}') from None
-    if a.size != int(np.prod(shape)):
-        raise CalibrationError(f'{path}: {where} field `{key}` has {a.size} values, '
-                               f'expected shape {shape}')
-    return a.reshape(shape)
-
-
 def rig_from_dict(data: dict, path: str = '<dict>',
                   camera_names: Optional[Sequence[str]] = None) -> MultiViewCameras:
     """A parsed rig document → :class:`MultiViewCameras` (internal convention).
@@ -190,23 +176,23 @@ def rig_from_dict(data: dict, path: str = '<dict>',
         if unknown:
             raise CalibrationError(f'{path}: {where} has unknown field(s) {unknown}; '
                                    f'allowed: {list(_CAMERA_FIELDS)}')
-        Kc = _array(c, 'K', path, where, (3, 3))
-        Rc = _array(c, 'R', path, where, (3, 3))
-        wh = _array(c, 'image_size', path, where, (2, ))
+        Kc = _field(c, 'K', path, where, (3, 3))
+        Rc = _field(c, 'R', path, where, (3, 3))
+        wh = _field(c, 'image_size', path, where, (2, ))
         d = np.ravel(np.asarray(c.get('dist') or [], dtype=object))
         if d.size not in (0, 5):
             raise CalibrationError(f'{path}: {where} field `dist` has {d.size} values: '
                                    'give exactly 5 (k1, k2, p1, p2, k3) or none')
-        dc = _array(c, 'dist', path, where, (5, )) if d.size else np.zeros(5)
+        dc = _field(c, 'dist', path, where, (5, )) if d.size else np.zeros(5)
         if ('t' in c) == ('center' in c):
             raise CalibrationError(f'{path}: {where} needs exactly one of the fields `t` '
                                    '(world->camera translation) and `center`')
         if 't' in c:
-            tc = _array(c, 't', path, where, (3, ))
+            tc = _field(c, 't', path, where, (3, ))
             validate_camera(path, where, Kc, Rc, tc, dc, wh)
             t_int = tc * scale
         else:
-            cc = _array(c, 'center', path, where, (3, ))
+            cc = _field(c, 'center', path, where, (3, ))
             validate_camera(path, where, Kc, Rc, cc, dc, wh, dict(t='center'))
             t_int = -(Rc @ A.T) @ (A @ cc * scale)
         K.append(Kc)
