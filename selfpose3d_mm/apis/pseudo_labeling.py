@@ -240,21 +240,17 @@ def _view_names(info: dict) -> List[str]:
 def load_frame_images(info: dict) -> List[np.ndarray]:
     """The C BGR images of a data info (``img`` RGB arrays or ``img_paths``), checked
     against the calibrated image sizes (labels are in original pixels)."""
-    import mmcv
     if info.get('img') is not None:
-        imgs = [np.ascontiguousarray(np.asarray(im)[..., ::-1]) for im in info['img']]
+        rgb = info['img']
         srcs = [f'{info["frame_id"]} view {v}' for v in _view_names(info)]
     elif info.get('img_paths') is not None:
+        from selfpose3d_mm.datasets.transforms import LoadMultiViewImages
+        rgb = LoadMultiViewImages().transform(dict(info))['img']  # errors name the file
         srcs = list(info['img_paths'])
-        imgs = []
-        for p in srcs:
-            img = mmcv.imread(p, 'color', channel_order='bgr')
-            if img is None:
-                raise FileNotFoundError(f'image not found or unreadable: {p}')
-            imgs.append(img)
     else:
         raise ValueError(f'frame {info.get("frame_id")}: the dataset gives no images '
                          '(img / img_paths): configure its images or videos')
+    imgs = [np.ascontiguousarray(np.asarray(im)[..., ::-1]) for im in rgb]
     sizes = np.asarray(info['image_sizes']).reshape(-1, 2)
     for src, img, (w, h) in zip(srcs, imgs, sizes):
         if img.shape[:2] != (int(round(h)), int(round(w))):

@@ -20,6 +20,37 @@ def _score_colors(scores: np.ndarray) -> list:
     return [tuple(c) for c in rgb.tolist()]
 
 
+_SHIFT = 4  # sub-pixel drawing: OpenCV coordinates in 1/16 px
+
+
+def _fixed(p) -> tuple:
+    return tuple(int(v) for v in np.round(p * (1 << _SHIFT)))
+
+
+def draw_skeleton(img: np.ndarray, pose: np.ndarray, limb_ok, joint_ok, limbs,
+                  limb_colors, joint_colors, line_width: int, radius: float) -> None:
+    """Draw one (J, 2) pose into ``img`` in place, anti-aliased at sub-pixel positions:
+    the limbs (a, b) of ``limbs`` where ``limb_ok``, then the joints where ``joint_ok``
+    (discs of ``radius`` px), each in its colour."""
+    import cv2
+    for (a, b), good, color in zip(limbs, limb_ok, limb_colors):
+        if good:
+            cv2.line(img, _fixed(pose[a]), _fixed(pose[b]), color, line_width, cv2.LINE_AA,
+                     _SHIFT)
+    for p, good, color in zip(pose, joint_ok, joint_colors):
+        if good:
+            cv2.circle(img, _fixed(p), int(radius * (1 << _SHIFT)), color, -1, cv2.LINE_AA,
+                       _SHIFT)
+
+
+def put_title(img: np.ndarray, title: str, scale: float) -> None:
+    """The view's title, top left, in place (nothing for an empty title)."""
+    import cv2
+    if title:
+        cv2.putText(img, title, (6, 6 + int(28 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
+                    max(0.4, scale), (255, 255, 0), 1, cv2.LINE_AA)
+
+
 def draw_view(image: Optional[np.ndarray], image_size: Sequence[float],
               skeleton: Sequence[Sequence[int]], pseudo: Optional[np.ndarray] = None,
               pseudo_scores: Optional[np.ndarray] = None,
@@ -47,36 +78,24 @@ def draw_view(image: Optional[np.ndarray], image_size: Sequence[float],
                      interpolation=cv2.INTER_AREA)
     lw = max(1, int(round(3 * scale)))
     limbs = np.asarray(skeleton, int).reshape(-1, 2)
-    shift = 4  # sub-pixel drawing: coordinates in 1/16 px
 
-    def fixed(p):
-        return tuple(int(v) for v in np.round(p * (1 << shift)))
-
-    def ok(p):
-        return np.isfinite(p).all() and np.abs(p).max() < 1e5
+    def ok(pose):  # (J, 2) -> (J,) drawable
+        return np.isfinite(pose).all(-1) & (np.abs(pose).max(-1) < 1e5)
 
     if gt_2d is not None and len(gt_2d):
         for pose in np.asarray(gt_2d, np.float64) * scale:
-            for a, b in limbs:
-                if ok(pose[a]) and ok(pose[b]):
-                    cv2.line(img, fixed(pose[a]), fixed(pose[b]), (255, 255, 255), lw,
-                             cv2.LINE_AA, shift)
+            good = ok(pose)
+            draw_skeleton(img, pose, good[limbs].all(-1), np.zeros(len(pose), bool), limbs,
+                          [(255, 255, 255)] * len(limbs), [], lw, 0)
     if pseudo is not None and len(pseudo):
         P = np.asarray(pseudo, np.float64) * scale
         S = np.ones(P.shape[:2]) if pseudo_scores is None else np.asarray(pseudo_scores)
         for pose, sc in zip(P, S):
+            good = ok(pose)
             seg = sc[limbs].min(-1)
-            for (a, b), s_ab, color in zip(limbs, seg, _score_colors(seg)):
-                if s_ab > 0 and ok(pose[a]) and ok(pose[b]):
-                    cv2.line(img, fixed(pose[a]), fixed(pose[b]), color, lw + 1,
-                             cv2.LINE_AA, shift)
-            for p, s_j, color in zip(pose, sc, _score_colors(sc)):
-                if s_j > 0 and ok(p):
-                    cv2.circle(img, fixed(p), int((lw + 2) * (1 << shift)), color, -1,
-                               cv2.LINE_AA, shift)
-    if title:
-        cv2.putText(img, title, (6, 6 + int(28 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
-                    max(0.4, scale), (255, 255, 0), 1, cv2.LINE_AA)
+            draw_skeleton(img, pose, (seg > 0) & good[limbs].all(-1), (sc > 0) & good, limbs,
+                          _score_colors(seg), _score_colors(sc), lw + 1, lw + 2)
+    put_title(img, title, scale)
     return img
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from selfpose3d_mm.geometry import MultiViewCameras
-from .multiview import montage, plot_scene_3d
+from .multiview import draw_skeleton, montage, plot_scene_3d, put_title
 
 __all__ = ['person_colors', 'project_poses', 'draw_poses_view', 'draw_prediction_views',
            'plot_prediction_scene', 'compose_frame']
@@ -78,29 +78,17 @@ def draw_poses_view(image: Optional[np.ndarray], image_size: Sequence[float],
     img = np.ascontiguousarray(cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA))
     lw = max(1, int(round(4 * scale)))
     limbs = np.asarray(skeleton, int).reshape(-1, 2)
-    shift = 4  # sub-pixel drawing: coordinates in 1/16 px
     uv = np.asarray(uv, np.float64) * scale
     valid = np.asarray(valid, bool) & (np.abs(uv) < 1e5).all(-1)
-
-    def fixed(p):
-        return tuple(int(v) for v in np.round(p * (1 << shift)))
-
     for i, (pose, ok, color) in enumerate(zip(uv, valid, person_colors(len(uv)))):
-        for a, b in limbs:
-            if ok[a] and ok[b]:
-                cv2.line(img, fixed(pose[a]), fixed(pose[b]), color, lw, cv2.LINE_AA, shift)
-        for p, o in zip(pose, ok):
-            if o:
-                cv2.circle(img, fixed(p), int((lw + 2) * (1 << shift)), color, -1,
-                           cv2.LINE_AA, shift)
+        draw_skeleton(img, pose, ok[limbs].all(-1), ok, limbs, [color] * len(limbs),
+                      [color] * len(pose), lw, lw + 2)
         if labels is not None and ok.any():
             top = pose[ok][np.argmin(pose[ok][:, 1])]
             org = (int(top[0]) - 10, int(top[1]) - 3 * lw - 4)
             cv2.putText(img, str(labels[i]), org, cv2.FONT_HERSHEY_SIMPLEX,
                         max(0.35, 0.9 * scale), color, 1, cv2.LINE_AA)
-    if title:
-        cv2.putText(img, title, (6, 6 + int(28 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
-                    max(0.4, scale), (255, 255, 0), 1, cv2.LINE_AA)
+    put_title(img, title, scale)
     return img
 
 
