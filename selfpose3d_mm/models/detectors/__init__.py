@@ -1,3 +1,4 @@
 from .selfpose3d import SelfPose3D
+from .triangulation import TriangulationBaseline
 
-__all__ = ['SelfPose3D']
+__all__ = ['SelfPose3D', 'TriangulationBaseline']

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from selfpose3d_mm.geometry import apply_affine, invert_affine
 from selfpose3d_mm.models.data_preprocessors import build_data_preprocessor
-from .triangulation import _resolve_knobs, triangulate_people
+from selfpose3d_mm.baselines.triangulation import _resolve_knobs, triangulate_people
 
 __all__ = ['TriangulationBaseline']
 
