@@ -56,33 +56,31 @@ def max_rss_mb() -> float:
 def stage_times(model, data, device) -> dict:
     """Forward stage by stage, exactly the path of ``SelfPose3D.predict`` but keeping all
     top-K proposals (random weights give no meaningful scores)."""
-    from selfpose3d_mm.models.detectors.selfpose3d import batch_cameras
-    inputs, samples = data['inputs'], data['data_samples']
+    from selfpose3d_mm.geometry import make_voxel_grid, unproject_heatmaps
+    batch = data['inputs']
     t = {}
     with torch.no_grad():
         with timed(t, 'heatmap_net', device):
-            hm = model.compute_heatmaps(inputs, samples, 0)
-        cams = batch_cameras(samples)
-        A = model.heatmap_affines(samples, 0)
-        hm_root = hm[:, :, model.root_index:model.root_index + 1] \
-            if model.root_channels == 'root' else hm
+            hm = model.heatmaps(batch, 0)
+        hm_root = model.root_input(hm)
+        key = batch.grid_keys[0]
         model.root_grid._cache.clear()
         with timed(t, 'root_unprojection_first_call', device):
-            model.root_grid.unproject(hm_root, cams, A)
+            model.root_grid.unproject(hm_root, batch.cameras, batch.affines[:, 0], key=key)
         with timed(t, 'root_unprojection', device):
-            vol = model.root_grid.unproject(hm_root, cams, A)
+            vol = model.root_grid.unproject(hm_root, batch.cameras, batch.affines[:, 0],
+                                            key=key)
         with timed(t, 'root_net', device):
             root = model.root_head(vol)
         with timed(t, 'proposals', device):
             centers, scores = model.root_head.decode(root)
-        from selfpose3d_mm.geometry import make_voxel_grid, unproject_heatmaps
         B, K = scores.shape
         b_idx = torch.arange(B, device=hm.device).repeat_interleave(K)
         c = centers.reshape(-1, 3)
         with timed(t, 'pose_unprojection', device):
             grids = make_voxel_grid(c, model.pose_head.cube_size, model.pose_head.cube_shape)
-            cams_b = cams if not len(cams.batch_shape) else cams[b_idx]
-            vols = unproject_heatmaps(hm[b_idx], cams_b, A[b_idx], grids.unsqueeze(1))[:, 0]
+            vols = unproject_heatmaps(hm[b_idx], batch.cameras_of(b_idx),
+                                      batch.affines[b_idx, 0], grids.unsqueeze(1))[:, 0]
         with timed(t, 'pose_net', device):
             model.pose_head(vols, grids)
     t['forward_total'] = sum(v for k, v in t.items() if k != 'root_unprojection_first_call')
@@ -94,10 +92,9 @@ def backward_time(model, data, device) -> dict:
     """The supervised loss (2D heatmaps, root volume, pose net on cubes at the frame's GT
     roots) forward + backward through every stage."""
     model.train()
-    model.train_cfg['pose_on_gt_roots'] = True
+    model.objective.pose_on_gt_roots = True
     model.zero_grad(set_to_none=True)
-    t = {'pose_cubes': int(sum(len(s.gt_instances.keypoints_3d)
-                              for s in data['data_samples']))}
+    t = {'pose_cubes': int(data['inputs'].gt.mask.sum())}
     with timed(t, 'loss_forward', device):
         losses = model(**data, mode='loss')
         loss = sum(losses.values())
@@ -156,7 +153,7 @@ def main():
     bwd = backward_time(model, data, device)
     entry = dict(
         machine=machine(), device=str(device), config=osp.relpath(args.config, ROOT),
-        views=int(data['inputs'].shape[2]), input_size=list(model.input_size),
+        views=int(data['inputs'].num_views), input_size=list(model.input_size),
         heatmap_size=list(model.heatmap_size), root_cube=list(model.root_head.cube_shape),
         pose_cube=list(model.pose_head.cube_shape),
         parameters_M=sum(p.numel() for p in model.parameters()) / 1e6,

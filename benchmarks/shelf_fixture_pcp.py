@@ -104,7 +104,7 @@ def main():
     from mmengine.runner import Runner
 
     import selfpose3d_mm  # noqa: F401
-    from selfpose3d_mm.datasets.shelf_campus import load_actors_gt, load_pose_bank
+    from selfpose3d_mm.io import load_actors_gt, load_pose_bank
     init_default_scope('mmpose')
     fixtures = osp.abspath(args.fixtures)
     num_frames = load_actors_gt(osp.join(fixtures, 'actorsGT.mat'))[0].shape[1]

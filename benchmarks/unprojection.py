@@ -86,7 +86,7 @@ def main():
     cache = RootGridCache(SPACE_CENTER, SPACE_SIZE, (80, 80, 20))
 
     def root_cached():  # the production path: the rig's root grid is computed once
-        return cache.unproject(hm, cams, affines).unsqueeze(1)
+        return cache.unproject(hm, cams, affines, key='bench-rig').unsqueeze(1)
 
     cases = [('root_cube_80x80x20', root_grid, None),
              ('root_cube_80x80x20_cached_grid', root_grid, root_cached),

@@ -6,7 +6,7 @@
 #
 #   data/my_rig/calibration.json      python tools/convert_calibration.py SRC \
 #                                         data/my_rig/calibration.json --from opencv_yaml
-#                                     (or write it by hand: selfpose3d_mm/geometry/rig_file.py)
+#                                     (or write it by hand: selfpose3d_mm/io/calibration/rig_file.py)
 #   data/my_rig/images/<view>/000123.jpg   one folder per camera, same frame numbers
 #   data/my_rig/pseudo_labels.json    2D poses of an off-the-shelf detector per frame/view
 #                                     (tools/pseudo_label.py), views = the camera names
@@ -24,11 +24,10 @@ images = 'images/{view}/{frame:06d}.jpg'  # or dict(cam_a='images/cam_a', ...) (
 videos = None  # or 'videos/{view}.mp4' (then set images = None; frames decoded in the dataset)
 gt_3d = None   # optional 3D GT file (selfpose3d_mm/poses3d) to evaluate with tools/test.py
 
-# ---- the capture space (mm). None: CustomRigDataset estimates it from the cameras and
-# the pseudo poses and logs it. The network's root cube is built before any data is read
-# and cannot follow that estimate: until you paste the lines of tools/estimate_space.py
-# here, the cube covers the generic 8 x 8 x 2 m studio of `root_cube` and the dataset
-# warns when its space sticks out of it.
+# ---- the capture space (mm): paste the lines tools/estimate_space.py prints (from the
+# cameras and the pseudo poses). None: the generic 8 x 8 x 2 m studio of `root_cube` is
+# used and the dataset logs the estimate command; it warns when a given space sticks out
+# of the network's root cube (built before any data is read).
 space_center = None
 space_size = None
 root_cube = dict(space_center=space_center or (0.0, 0.0, 800.0),
@@ -49,7 +48,7 @@ rig = dict(
     root_cube_space=root_cube,
 )
 train_dataloader = dict(
-    dataset=dict(_delete_=True, **rig, pipeline={{_base_.train_pipeline}}))
+    dataset=dict(_delete_=True, **rig, pipeline={{_base_.selfsup_train_pipeline}}))
 # no 3D GT, no validation; set gt_3d (and the val_* of the base config) to validate
 val_dataloader = None
 val_cfg = None

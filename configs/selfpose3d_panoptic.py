@@ -24,7 +24,7 @@ train_pipeline = [
     dict(type='MultiViewAffine'),
     dict(type='MultiViewRandAugment', num_ops=2, prob=0.5, sets=(1, 2)),
     dict(type='MultiViewCutout', num_holes=(2, 15), size_range=(20, 40), sets=(1, 2)),
-    dict(type='PackMultiViewInputs'),
+    dict(type='PackMultiViewInputs', with_gt=False),  # the 3D GT only evaluates
 ]
 train_dataloader = dict(dataset=dict(
     sequences=train_sequences, interval=3, pseudo_labels=pseudo_labels,
@@ -32,17 +32,19 @@ train_dataloader = dict(dataset=dict(
 
 model = dict(
     root_channels='root',
-    root_head=dict(loss_weight=1.0),  # the stages weight the losses
-    attention_net=dict(type='SoftAttentionNet', depth=18),
-    selfsup_cfg=dict(box_thr=0.7, hard_keypoint_thr=0.7, hard_min_joints=3, sigma=3.0,
-                     root_syn=dict(max_people=10)),
+    objective=dict(
+        _delete_=True,
+        type='SelfPose3dObjective',  # 2D pseudo poses only; never the GT
+        attention_net=dict(type='SoftAttentionNet', depth=18),
+        box_thr=0.7, hard_keypoint_thr=0.7, hard_min_joints=3, sigma=3.0,
+        root_syn=dict(max_people=10)),
 )
 
 heatmap_and_pose = ['heatmap_net_2d', 'pose_net', 'attention']
-pose_losses = dict(loss_2d=1.0, loss_pose_hm=1.0, loss_attn=0.1)
+pose_losses = dict(loss_2d_pseudo=1.0, loss_pose_hm=1.0, loss_attn=0.1)
 custom_hooks = [dict(type='TrainingStageHook', stages=[
     dict(name='heatmap_net_2d', epochs=20, train=['heatmap_net_2d'], lr=1e-4,
-         lr_steps=[10, 15], losses=dict(loss_2d=1.0)),
+         lr_steps=[10, 15], losses=dict(loss_2d_pseudo=1.0)),
     dict(name='root_net', epochs=1, train=['root_net'], lr=1e-4,
          losses=dict(loss_root_syn=100.0, loss_root_cons=1.0)),
     dict(name='pose_l2', epochs=5, train=heatmap_and_pose, lr=1e-4, losses=pose_losses),

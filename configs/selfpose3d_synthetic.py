@@ -7,15 +7,18 @@
 _base_ = ['./voxelpose_synthetic.py']
 
 # ---- data: three view-sets per training sample, x0 (resize) and x1, x2 (random rotation
-# +-45 deg and zoom, one draw per set shared by its views): the base train pipeline
-train_dataloader = dict(dataset=dict(num_samples=640, pipeline={{_base_.train_pipeline}}))
+# +-45 deg and zoom, one draw per set shared by its views); no 3D GT is packed
+train_dataloader = dict(dataset=dict(num_samples=640,
+                                     pipeline={{_base_.selfsup_train_pipeline}}))
 
-# ---- model: the root net sees the root heatmap only; soft attention; label sets
+# ---- model: the root net sees the root heatmap only; the objective reads the pseudo
+# poses alone (the data preprocessor refuses a training sample that carries GT)
 model = dict(
     root_channels='root',
-    root_head=dict(loss_weight=1.0),  # the stages weight the losses
-    attention_net=dict(type='SoftAttentionNet', depth=18),
-    selfsup_cfg=dict(
+    objective=dict(
+        _delete_=True,
+        type='SelfPose3dObjective',
+        attention_net=dict(type='SoftAttentionNet', depth=18),
         sigma=2.0,
         box_thr=0.7, hard_keypoint_thr=0.7, hard_min_joints=3,
         root_syn=dict(max_people=6),

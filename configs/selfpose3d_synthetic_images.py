@@ -17,7 +17,7 @@ train_pipeline = [
          scale_range=(0.1, 0.35)),
     dict(type='MultiViewAffine'),
     *photometric,
-    dict(type='PackMultiViewInputs'),
+    dict(type='PackMultiViewInputs', with_gt=False),
 ]
 train_dataloader = dict(dataset=dict(with_images=True, pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(with_images=True))
@@ -28,16 +28,15 @@ model = dict(
         _delete_=True,
         backbone=dict(type='ResNet', depth=18),
         head=dict(type='HeatmapHead', in_channels=512, out_channels=num_joints,
-                  deconv_out_channels=(256, 256, 256), deconv_kernel_sizes=(4, 4, 4)),
-        loss=dict(type='KeypointMSELoss', use_target_weight=True)),
-    attention_net=dict(type='SoftAttentionNet', depth=18, in_channels=3),
+                  deconv_out_channels=(256, 256, 256), deconv_kernel_sizes=(4, 4, 4))),
+    objective=dict(attention_net=dict(type='SoftAttentionNet', depth=18, in_channels=3)),
 )
 
 heatmap_and_pose = ['heatmap_net_2d', 'pose_net', 'attention']
-pose_losses = dict(loss_2d=1.0, loss_pose_hm=1.0, loss_attn=0.1)
+pose_losses = dict(loss_2d_pseudo=1.0, loss_pose_hm=1.0, loss_attn=0.1)
 custom_hooks = [dict(type='TrainingStageHook', stages=[
     dict(name='heatmap_net_2d', epochs=2, train=['heatmap_net_2d'], lr=1e-3,
-         losses=dict(loss_2d=1.0)),
+         losses=dict(loss_2d_pseudo=1.0)),
     dict(name='root_net', epochs=1, train=['root_net'], lr=1e-3,
          losses=dict(loss_root_syn=100.0, loss_root_cons=1.0)),
     dict(name='pose_l2', epochs=2, train=heatmap_and_pose, lr=5e-4, losses=pose_losses),

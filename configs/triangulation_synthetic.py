@@ -21,7 +21,7 @@ model = dict(
     type='TriangulationBaseline',
     space_center=space_center,
     space_size=space_size,
-    triangulation=dict(),  # overrides of TRIANGULATION_DEFAULTS (baselines/triangulation.py)
+    triangulation=dict(),  # overrides of TRIANGULATION_DEFAULTS (geometry/association.py)
 )
 
 # ---- evaluation

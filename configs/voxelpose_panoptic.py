@@ -25,16 +25,18 @@ model = dict(
     heatmap_net_2d=dict(  # SimpleBaseline "pose_resnet": ResNet-50 + 3 deconvolutions
         backbone=dict(type='ResNet', depth=50),
         head=dict(type='HeatmapHead', in_channels=2048, out_channels=num_joints,
-                  deconv_out_channels=(256, 256, 256), deconv_kernel_sizes=(4, 4, 4)),
-        loss=dict(type='KeypointMSELoss', use_target_weight=True)),
+                  deconv_out_channels=(256, 256, 256), deconv_kernel_sizes=(4, 4, 4))),
     root_channels='all',  # VoxelPose; SelfPose3d feeds the root channel only
     root_head=dict(type='CuboidProposalHead', space_center=space_center,
                    space_size=space_size, cube_shape=(80, 80, 20), mid_channels=32,
-                   max_proposals=10, threshold=0.3, target_sigma=200.0,
-                   loss_weight=100.0),
+                   max_proposals=10, threshold=0.3, target_sigma=200.0),
     pose_head=dict(type='PoseRegressionHead', cube_size=(2000.0, 2000.0, 2000.0),
                    cube_shape=(64, 64, 64), mid_channels=32, beta=100.0),
-    train_cfg=dict(match_radius=500.0, pose_on_gt_roots=False, sigma_2d=2.0),
+    # trained with the 3D GT: 2D net on the projected GT, root net on the GT roots
+    # (its target is mostly zeros: weighted up), pose net on matched proposals
+    objective=dict(type='VoxelPoseObjective',
+                   loss_weights=dict(loss_2d_gt=1.0, loss_root=100.0, loss_pose=1.0),
+                   match_radius=500.0, pose_on_gt_roots=False, sigma_2d=2.0),
 )
 
 # ---- schedule (VoxelPose: Adam 1e-4, 10 epochs)

@@ -67,7 +67,7 @@ model = dict(
     root_head=dict(space_center=space_center, space_size=space_size, cube_shape=(80, 80, 20),
                    mid_channels=32, max_proposals=10, threshold=0.1),
     pose_head=dict(cube_shape=(64, 64, 64), mid_channels=32),
-    train_cfg=dict(pose_on_gt_roots=False),  # VoxelPose: proposals matched within 500 mm
+    objective=dict(pose_on_gt_roots=False),  # VoxelPose: proposals matched within 500 mm
 )
 
 # ---- schedule (VoxelPose: Adam 1e-4, no decay, 30 epochs)

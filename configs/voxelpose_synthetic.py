@@ -25,11 +25,14 @@ model = dict(
     root_channels='all',  # VoxelPose: all J channels into the root net
     root_head=dict(type='CuboidProposalHead', space_center=space_center,
                    space_size=space_size, cube_shape=(48, 48, 12), mid_channels=16,
-                   max_proposals=8, threshold=0.3, target_sigma=200.0,
-                   loss_weight=100.0),  # the target is mostly zeros: weight it up
+                   max_proposals=8, threshold=0.3, target_sigma=200.0),
     pose_head=dict(type='PoseRegressionHead', cube_size=(2000.0, 2000.0, 2000.0),
                    cube_shape=(24, 24, 24), mid_channels=16, beta=100.0),
-    train_cfg=dict(match_radius=500.0),
+    # trained with the 3D GT (root target mostly zeros: weighted up; pose net on cubes
+    # at the GT roots from the first iteration)
+    objective=dict(type='VoxelPoseObjective',
+                   loss_weights=dict(loss_root=100.0, loss_pose=1.0),
+                   match_radius=500.0, pose_on_gt_roots=True),
 )
 
 # ---- schedule

@@ -12,11 +12,11 @@ import os as _os
 # outputs, so restore the full unpickler (users can still opt out by setting it to 0).
 _os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
 
-from . import (baselines, datasets, engine, evaluation, geometry, models,  # noqa: E402,F401
-               structures, visualization)
+from . import (datasets, engine, evaluation, geometry, io, models,  # noqa: E402,F401
+               skeleton, structures, visualization)
 from .version import __version__  # noqa: E402
 
 __all__ = [
-    'datasets', 'engine', 'evaluation', 'geometry', 'models', 'structures', 'visualization',
-    '__version__'
+    'datasets', 'engine', 'evaluation', 'geometry', 'io', 'models', 'skeleton', 'structures',
+    'visualization', '__version__'
 ]

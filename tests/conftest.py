@@ -29,7 +29,7 @@ def ring_rig():
 
 @pytest.fixture
 def panoptic_rig():
-    from selfpose3d_mm.geometry import load_panoptic_calibration
+    from selfpose3d_mm.io import load_panoptic_calibration
     path = fixture_path('panoptic', '160906_band1', 'calibration_160906_band1.json')
     return load_panoptic_calibration(str(path))
 

@@ -24,7 +24,8 @@ def test_custom_imports_build_components_by_type(tmp_path):
                            mid_channels=8, max_proposals=4),
             pose_head=dict(type='PoseRegressionHead', cube_size=(2000., 2000., 2000.),
                            cube_shape=(8, 8, 8), mid_channels=8),
-            attention_net=dict(type='SoftAttentionNet', depth=18))
+            objective=dict(type='SelfPose3dObjective',
+                           attention_net=dict(type='SoftAttentionNet', depth=18)))
         metric = dict(type='MultiViewPoseAPMetric')
         hook = dict(type='TrainingStageHook', stages=[
             dict(name='root', epochs=1, train=['root_net'], losses=dict(loss_root_syn=1.0))])
@@ -51,7 +52,8 @@ def test_custom_imports_build_components_by_type(tmp_path):
         from mmpose.registry import HOOKS, METRICS, MODELS
         model = MODELS.build(cfg.model)
         assert type(model).__name__ == 'SelfPose3D'
-        assert type(model.attention_net).__name__ == 'SoftAttentionNet'
+        assert type(model.objective.attention_net).__name__ == 'SoftAttentionNet'
+        assert MODELS.get('VoxelPoseObjective') is not None
         assert type(METRICS.build(cfg.metric)).__name__ == 'MultiViewPoseAPMetric'
         assert type(HOOKS.build(cfg.hook)).__name__ == 'TrainingStageHook'
         assert MODELS.get('TriangulationBaseline') is not None

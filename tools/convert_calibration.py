@@ -1,4 +1,5 @@
-"""Convert a calibration into the rig file format (selfpose3d_mm/geometry/rig_file.py).
+"""Convert a calibration into the rig file format
+(selfpose3d_mm/io/calibration/rig_file.py).
 
     python tools/convert_calibration.py SRC DST [--from panoptic|shelf_campus|opencv_yaml|rig]
         [--cameras NAME ...] [--image-size W H] [--units mm|cm|m] [--world-up=+z|-y|...]
@@ -20,6 +21,8 @@ files do not store it. Examples:
 """
 import argparse
 import sys
+
+from selfpose3d_mm.io import guess_calibration_format, load_cameras, save_rig
 
 
 def parse_args(argv=None):
@@ -46,8 +49,6 @@ def parse_args(argv=None):
 def convert(src: str, dst: str, fmt=None, cameras=None, image_size=None, units='mm',
             world_up='+z', pose='t'):
     """Read ``src`` and write it as a rig file; returns the rig (internal convention)."""
-    from selfpose3d_mm.geometry import load_cameras, save_rig
-    from selfpose3d_mm.geometry.calibration_io import guess_calibration_format
     fmt = {'opencv_yaml': 'opencv'}.get(fmt, fmt) or guess_calibration_format(src)
     kwargs = {}
     if fmt == 'shelf_campus':

@@ -11,8 +11,8 @@
     # a split of the config's own dataset (e.g. the rendered synthetic world)
     python tools/demo.py configs/selfpose3d_synthetic_images.py CKPT --dataset-split test
 
-Writes to --out-dir: poses3d.json, poses3d.npz (schemas: selfpose3d_mm/apis/
-prediction_io.py), vis/<frame>_views.jpg and vis/<frame>_3d.jpg, poses3d.mp4 (--video).
+Writes to --out-dir: poses3d.json, poses3d.npz (schemas: selfpose3d_mm/io/
+predictions.py), vis/<frame>_views.jpg and vis/<frame>_3d.jpg, poses3d.mp4 (--video).
 """
 import argparse
 import time

@@ -6,7 +6,7 @@
 
 From the cameras alone: the floor region seen by >= --min-views cameras within their
 working range; with --pseudo-labels: the triangulated people's roots (1-99 %) plus 1 m,
-inside that region (selfpose3d_mm/datasets/capture_space.py explains both). Prints::
+inside that region (selfpose3d_mm/apis/capture_space.py explains both). Prints::
 
     space_center = (x, y, z)
     space_size = (sx, sy, sz)
@@ -16,6 +16,9 @@ for configs/selfpose3d_custom_rig.py (or any config's ``space_center``/``space_s
 """
 import argparse
 import sys
+
+from selfpose3d_mm.apis.capture_space import estimate_capture_space, format_space_config
+from selfpose3d_mm.io import load_cameras
 
 
 def parse_args(argv=None):
@@ -42,9 +45,6 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from selfpose3d_mm.datasets.capture_space import (estimate_capture_space,
-                                                      format_space_config)
-    from selfpose3d_mm.geometry import load_cameras
     kwargs = {}
     if args.image_size is not None:
         kwargs['image_size'] = tuple(args.image_size)

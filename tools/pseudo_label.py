@@ -6,9 +6,9 @@ MMPose top-down COCO-17 model, on every view of every frame.
 
 The default models are the paper's choice: Mask R-CNN X-101-32x4d FPN (COCO, 43.6 box AP)
 and HRNet-w48 384x288 (COCO, 76.7 AP); their weights (URLs below) are downloaded on first
-use, or pass the downloaded files. The file (selfpose3d_mm/datasets/pseudo_labels.py)
+use, or pass the downloaded files. The file (selfpose3d_mm/io/pseudo_labels.py)
 keeps the raw box and keypoint scores: the model selects its soft and hard label sets from
-them (selfsup_cfg box_thr / hard_keypoint_thr). A killed run resumes where it stopped when
+them (the SelfPose3dObjective's box_thr / hard_keypoint_thr). A killed run resumes where it stopped when
 rerun with the same arguments (journal FILE.partial.jsonl) and gives the same file.
 """
 import argparse

@@ -1,7 +1,7 @@
 # Ablation: no soft attention (plain MSE heatmap loss, no regulariser) (paper Table 6).
 _base_ = ['./selfpose3d_synthetic_short.py']
 
-model = dict(attention_net=None)
+model = dict(objective=dict(attention_net=None))
 pose_modules = ['pose_net']
 custom_hooks = [dict(type='TrainingStageHook', stages=[
     dict(name='root_net', epochs=1, train=['root_net'], lr=1e-3,

@@ -2,4 +2,4 @@
 # (Y1 in x1, Y2 in x2) instead of the other set's (paper Table 5).
 _base_ = ['./selfpose3d_synthetic_short.py']
 
-model = dict(selfsup_cfg=dict(cross_affine=False))
+model = dict(objective=dict(cross_affine=False))

@@ -1,8 +1,8 @@
-"""High-level APIs: inference on multi-view images/videos."""
+"""High-level APIs: inference on multi-view images/videos, pseudo-labelling, the capture
+space of a rig."""
+from .capture_space import estimate_capture_space, format_space_config
 from .inferencer import HeatmapInputError, MultiViewPoseInferencer
-from .prediction_io import load_predictions, save_predictions_json, save_predictions_npz
 from .pseudo_labeling import PersonDetector, TopDownPose, run_pseudo_labeling
 
-__all__ = ['HeatmapInputError', 'MultiViewPoseInferencer', 'load_predictions',
-           'save_predictions_json', 'save_predictions_npz']
-__all__ += ['PersonDetector', 'TopDownPose', 'run_pseudo_labeling']
+__all__ = ['HeatmapInputError', 'MultiViewPoseInferencer', 'PersonDetector', 'TopDownPose',
+           'run_pseudo_labeling', 'estimate_capture_space', 'format_space_config']

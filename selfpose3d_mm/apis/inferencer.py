@@ -15,7 +15,7 @@ on inputs; the call yields one result per frame and writes the files of ``out_di
 
 Inputs (the first argument, or keywords):
 
-* a custom rig: ``calibration`` (any file :func:`~selfpose3d_mm.geometry.load_cameras`
+* a custom rig: ``calibration`` (any file :func:`~selfpose3d_mm.io.load_cameras`
   reads: rig file, Panoptic, Shelf/Campus, OpenCV YAML; ``calibration_format``,
   ``calibration_kwargs``), with ``images`` (``dict(view=folder)`` or a
   ``'{view}/{frame:06d}.jpg'`` template) or ``videos`` (``dict(view=file)`` or a
@@ -26,14 +26,14 @@ Inputs (the first argument, or keywords):
 
 Models. An image-path model (``heatmap_net_2d`` set) needs only the images. A
 heatmap-input model renders its input heatmaps from 2D poses, so a custom rig needs a
-pseudo-label file (``pseudo_labels``, :mod:`selfpose3d_mm.datasets.pseudo_labels`);
+pseudo-label file (``pseudo_labels``, :mod:`selfpose3d_mm.io.pseudo_labels`);
 datasets of a config bring their own 2D poses.
 
 Each frame goes through the config's test pipeline (``test_dataloader.dataset.pipeline``;
 images are loaded here, once, and kept for drawing), ``multiview_collate`` and the
 model's ``test_step`` (data preprocessor + ``predict``), ``batch_size`` frames at a time.
 
-Outputs in ``out_dir`` (schemas in :mod:`.prediction_io`): ``poses3d.json``,
+Outputs in ``out_dir`` (schemas in :mod:`selfpose3d_mm.io.predictions`): ``poses3d.json``,
 ``poses3d.npz`` (both atomic), ``vis/<frame>_views.jpg`` (every view with the projected
 skeletons, through the full camera model incl. distortion) and ``vis/<frame>_3d.jpg``
 (3D skeletons, capture space and camera frustums), and with ``video=True``
@@ -48,12 +48,19 @@ import re
 import time
 from typing import Dict, Iterator, List, Optional, Union
 
+import cv2
 import numpy as np
+from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.infer import BaseInferencer
 from mmengine.registry import init_default_scope
+from mmpose.registry import DATASETS, TRANSFORMS
 
-from .prediction_io import save_predictions_json, save_predictions_npz
+from selfpose3d_mm.datasets import BaseMultiViewDataset, CustomRigDataset, multiview_collate
+from selfpose3d_mm.datasets.transforms import LoadMultiViewImages
+from selfpose3d_mm.io import rig_to_dict, save_predictions_json, save_predictions_npz
+from selfpose3d_mm.visualization import (compose_frame, draw_prediction_views,
+                                         plot_prediction_scene, save_image)
 
 __all__ = ['MultiViewPoseInferencer', 'HeatmapInputError']
 
@@ -83,8 +90,7 @@ class MultiViewPoseInferencer(BaseInferencer):
 
     def __init__(self, model: Union[str, dict, Config], weights: Optional[str] = None,
                  device: Optional[str] = None, scope: str = 'mmpose'):
-        init_default_scope(scope)
-        import selfpose3d_mm  # noqa: F401  (registers the components)
+        init_default_scope(scope)  # the components registered when the package loaded
         self.config_path = model if isinstance(model, str) else getattr(
             model, 'filename', None)  # Config.fromfile() keeps its path
         self.weights = weights
@@ -94,8 +100,6 @@ class MultiViewPoseInferencer(BaseInferencer):
     def _init_pipeline(self, cfg):
         """The config's test pipeline without ``LoadMultiViewImages`` (images are read
         here, once, and kept for drawing); the plain resize pipeline when absent."""
-        from mmcv.transforms import Compose
-        from mmpose.registry import TRANSFORMS
         try:
             steps = list(cfg.test_dataloader.dataset.pipeline)
         except AttributeError:
@@ -105,7 +109,6 @@ class MultiViewPoseInferencer(BaseInferencer):
         return Compose([TRANSFORMS.build(copy.deepcopy(s)) for s in steps])
 
     def _init_collate(self, cfg):
-        from selfpose3d_mm.datasets import multiview_collate
         return multiview_collate
 
     def visualize(self, inputs, preds, **kwargs):  # drawing happens per frame in __call__
@@ -121,7 +124,6 @@ class MultiViewPoseInferencer(BaseInferencer):
         return bool(getattr(self.model, 'with_heatmap_net', False))
 
     def _rig_dataset(self, spec: dict):
-        from selfpose3d_mm.datasets import CustomRigDataset
         unknown = set(spec) - set(RIG_KEYS)
         if unknown:
             raise TypeError(f'MultiViewPoseInferencer: unknown input keys {sorted(unknown)};'
@@ -135,7 +137,7 @@ class MultiViewPoseInferencer(BaseInferencer):
                 '(no `heatmap_net_2d`): it renders its input heatmaps from 2D poses, not '
                 'from the images, so it needs a pseudo-label file: pass `pseudo_labels=` '
                 '(--pseudo-labels; format selfpose3d_mm/pseudo_labels, see '
-                'selfpose3d_mm/datasets/pseudo_labels.py; tools/pseudo_label.py writes one), '
+                'selfpose3d_mm/io/pseudo_labels.py; tools/pseudo_label.py writes one), '
                 'or use an image-path model (a config with `heatmap_net_2d`, e.g. '
                 'configs/selfpose3d_synthetic_images.py)')
         if self.is_image_model and not (spec.get('images') or spec.get('videos')):
@@ -161,8 +163,6 @@ class MultiViewPoseInferencer(BaseInferencer):
     def build_dataset(self, inputs=None, **spec):
         """The frames to run on (a multi-view dataset with an empty pipeline) and a
         description of the source (the ``source`` of ``poses3d.json``)."""
-        from mmpose.registry import DATASETS
-        from selfpose3d_mm.datasets import BaseMultiViewDataset
         if isinstance(inputs, BaseMultiViewDataset):
             return inputs, dict(dataset=type(inputs).__name__)
         if inputs is None or (isinstance(inputs, dict) and 'type' not in inputs):
@@ -196,7 +196,6 @@ class MultiViewPoseInferencer(BaseInferencer):
         if info.get('img') is not None:
             return list(info['img'])
         if info.get('img_paths'):
-            from selfpose3d_mm.datasets.transforms import LoadMultiViewImages
             return LoadMultiViewImages().transform(dict(info))['img']
         return None
 
@@ -206,6 +205,8 @@ class MultiViewPoseInferencer(BaseInferencer):
         for idx in indices:
             t0 = time.perf_counter()
             info = dataset.get_data_info(idx)
+            if 'cameras' in info:  # the rig's id lets the model reuse its cached grids
+                info.setdefault('rig_id', dataset.rig_id(info['cameras']))
             read = self.is_image_model or for_drawing
             images = self._load_images(info) if read else None
             net = {k: v for k, v in info.items() if k not in ('img', 'img_paths')}
@@ -342,7 +343,6 @@ class _Outputs:
         self.draws = out_dir is not None and (draw or video)
 
     def _rig_index(self, cams) -> int:
-        from selfpose3d_mm.geometry.rig_file import rig_to_dict
         key = cams.cache_key()
         if key not in self.rigs:
             self.rigs[key] = len(self.rig_docs)
@@ -353,8 +353,6 @@ class _Outputs:
         r['rig'] = self._rig_index(r['cameras'])
         if not self.draws:
             return {}
-        from selfpose3d_mm.visualization import (compose_frame, draw_prediction_views,
-                                                 plot_prediction_scene, save_image)
         n = len(r['scores'])
         title = f'{r["frame_id"]}: {n} person{"" if n == 1 else "s"}'
         views = draw_prediction_views(r['cameras'], images, self.links, r['keypoints_3d'],
@@ -372,7 +370,6 @@ class _Outputs:
         return out
 
     def _write_video(self, frame: np.ndarray):
-        import cv2
         if self.writer is None:
             h, w = frame.shape[:2]
             self.frame_size = (w - w % 2, h - h % 2)  # even sizes for the codecs

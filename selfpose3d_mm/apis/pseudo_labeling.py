@@ -1,11 +1,11 @@
 """2D pseudo labels of a multi-view dataset: an MMDet person detector, then an MMPose
 top-down COCO-17 model, on every view of every frame (``tools/pseudo_label.py``).
 
-The output is the pseudo-label file of :mod:`selfpose3d_mm.datasets.pseudo_labels`
+The output is the pseudo-label file of :mod:`selfpose3d_mm.io.pseudo_labels`
 (skeleton ``coco17``, original-image pixels). It keeps every person box above the
 detector threshold with its *raw* box score and the raw keypoint scores: the soft and the
 hard label sets of SelfPose3d are selected from these scores by the model at training time
-(``selfsup_cfg.box_thr`` / ``hard_keypoint_thr`` of
+(``SelfPose3dObjective`` ``box_thr`` / ``hard_keypoint_thr`` of
 :class:`~selfpose3d_mm.models.detectors.selfsup`), so one file serves both.
 
 Resumption. Finished frames are appended to a journal ``<out>.partial.jsonl`` (one JSON
@@ -16,12 +16,13 @@ from a kill mid-write is dropped), recomputes only the missing frames, and write
 final file, byte for byte: batches are fixed groups of ``batch_size`` consecutive frames
 (a group with any missing frame is recomputed whole), so the numerics of a frame never
 depend on where a run stopped. The final file is written atomically
-(:func:`~selfpose3d_mm.datasets.pseudo_labels.save_pseudo_labels`), then the journal is
+(:func:`~selfpose3d_mm.io.pseudo_labels.save_pseudo_labels`), then the journal is
 removed.
 """
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import os.path as osp
@@ -30,9 +31,16 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+from mmcv.transforms import Compose
+from mmengine.config import Config
+from mmengine.dataset import Compose as EngineCompose
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import DefaultScope
+from mmengine.utils import ProgressBar
+from mmpose.registry import DATASETS
 
-from selfpose3d_mm.datasets.pseudo_labels import (PseudoLabelError, load_pseudo_labels,
-                                                   save_pseudo_labels)
+from selfpose3d_mm.datasets.transforms import LoadMultiViewImages
+from selfpose3d_mm.io import PseudoLabelError, load_pseudo_labels, save_pseudo_labels
 
 __all__ = ['DEFAULT_DET_CONFIG', 'DEFAULT_DET_CHECKPOINT', 'DEFAULT_POSE_CONFIG',
            'DEFAULT_POSE_CHECKPOINT', 'PersonDetector', 'TopDownPose',
@@ -66,7 +74,6 @@ def resolve_config(spec: str) -> str:
             raise FileNotFoundError(f'config file not found: {spec}')
         return spec
     pkg, rel = spec.split('::', 1)
-    import importlib
     root = osp.dirname(importlib.import_module(pkg).__file__)
     path = osp.join(root, '.mim', 'configs', rel)
     if not osp.isfile(path):
@@ -84,7 +91,6 @@ def sha256_of(obj) -> str:
 def model_identity(config: str, checkpoint: Optional[str]) -> dict:
     """What a journal compares to tell two models apart: the config's name and content
     hash, and the checkpoint's file name (OpenMMLab names carry a hash)."""
-    from mmengine.config import Config
     cfg = Config.fromfile(config)
     return dict(config=osp.splitext(osp.basename(config))[0],
                 config_sha256=sha256_of(cfg.to_dict()),
@@ -102,10 +108,9 @@ class PersonDetector:
 
     def __init__(self, config: str, checkpoint: Optional[str], device: str = 'cpu',
                  score_thr: float = 0.5):
-        from mmcv.transforms import Compose
+        # mmdet: optional heavy dependency, imported only when pseudo-labelling runs
         from mmdet.apis import init_detector
         from mmdet.utils import get_test_pipeline_cfg
-        from mmengine.registry import DefaultScope
 
         if checkpoint is None:
             torch.manual_seed(0)  # random weights (tests): the same ones on every run
@@ -170,10 +175,9 @@ class TopDownPose:
     """
 
     def __init__(self, config: str, checkpoint: Optional[str], device: str = 'cpu'):
-        from mmengine.dataset import Compose
-        from mmengine.registry import DefaultScope
-        from mmpose.apis import init_model
 
+        # mmpose.apis loads mmpose's inferencers and mmdet: heavy, only when labelling runs
+        from mmpose.apis import init_model
         if checkpoint is None:
             torch.manual_seed(0)  # random weights (tests): the same ones on every run
         self.model = init_model(config, checkpoint, device=device)
@@ -182,7 +186,7 @@ class TopDownPose:
             raise ValueError(f'{config}: the pose model predicts {J} keypoints; the '
                              f'pseudo-label file stores the {NUM_COCO_JOINTS} COCO ones')
         with DefaultScope.overwrite_default_scope('mmpose'):
-            self.pipeline = Compose(self.model.cfg.test_dataloader.dataset.pipeline)
+            self.pipeline = EngineCompose(self.model.cfg.test_dataloader.dataset.pipeline)
 
     @torch.no_grad()
     def __call__(self, images: Sequence[np.ndarray],
@@ -195,7 +199,6 @@ class TopDownPose:
         Returns:
             N float32 (P_n, 17, 3) arrays: x, y (original px) and the raw score.
         """
-        from mmengine.dataset import pseudo_collate
         data = []
         for img, bb in zip(images, boxes):
             for box in np.asarray(bb, np.float32).reshape(-1, 4):
@@ -215,7 +218,6 @@ class TopDownPose:
 def build_unlabelled_dataset(cfg, split: str = 'train'):
     """The ``{split}_dataloader`` dataset of a config with its images and without pseudo
     labels (nothing to read yet) or pipeline (raw data infos)."""
-    from mmpose.registry import DATASETS
     loader = cfg.get(f'{split}_dataloader')
     if not loader or not loader.get('dataset'):
         raise ValueError(f'{cfg.filename}: no {split}_dataloader.dataset to label')
@@ -244,7 +246,6 @@ def load_frame_images(info: dict) -> List[np.ndarray]:
         rgb = info['img']
         srcs = [f'{info["frame_id"]} view {v}' for v in _view_names(info)]
     elif info.get('img_paths') is not None:
-        from selfpose3d_mm.datasets.transforms import LoadMultiViewImages
         rgb = LoadMultiViewImages().transform(dict(info))['img']  # errors name the file
         srcs = list(info['img_paths'])
     else:
@@ -404,7 +405,6 @@ def run_pseudo_labeling(dataset, detector: Callable, pose: Callable, out: str,
         todo = [g for g in groups if any(i not in done for i in g)]
         bar = None
         if progress and todo:
-            from mmengine.utils import ProgressBar
             bar = ProgressBar(sum(i not in done for g in todo for i in g))
 
         def load(group):

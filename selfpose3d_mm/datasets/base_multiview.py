@@ -17,55 +17,21 @@ pseudo_bbox_scores         list of C (P_c,) float32
 gt_keypoints_3d            (G, J, 3) float32 world mm — evaluation only
 gt_keypoints_3d_visible    (G, J) bool
 space_center, space_size   the capture space (mm)
+rig_id                     id of the rig (added by ``prepare_data``; equal ids = same rig)
 num_keypoints              J
 =========================  ==========================================================
 """
 from __future__ import annotations
 
 import copy
-import os.path as osp
 from typing import Optional, Sequence
 
-from mmengine.config import Config
 from mmengine.dataset import BaseDataset
-from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from mmpose.registry import TRANSFORMS
 
-__all__ = ['BaseMultiViewDataset', 'load_pose_metainfo']
+from selfpose3d_mm.skeleton.metainfo import PANOPTIC15_METAINFO, load_pose_metainfo
 
-
-def load_pose_metainfo(metainfo: dict) -> dict:
-    """mmpose dataset meta, optionally cut to its first ``num_keypoints`` joints.
-
-    mmpose's ``panoptic_body3d`` meta lists the 19 coco19 joints; VoxelPose/SelfPose3d
-    use the first 15 (eyes and ears dropped), so the file is reused and truncated rather
-    than redefined.
-    """
-    metainfo = copy.deepcopy(metainfo)
-    n = metainfo.pop('num_keypoints', None)
-    if 'from_file' in metainfo and n is not None:
-        path = metainfo.pop('from_file')
-        if not osp.isfile(path):
-            import mmpose
-            path = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', '_base_',
-                            'datasets', osp.basename(path))
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'dataset meta file not found: {path}')
-        info = Config.fromfile(path).dataset_info.to_dict()
-        keep = {k: v for k, v in info['keypoint_info'].items() if v['id'] < n}
-        names = {v['name'] for v in keep.values()}
-        for v in keep.values():  # swap partners outside the kept joints do not exist
-            if v.get('swap') and v['swap'] not in names:
-                v['swap'] = ''
-        links = [v for v in info['skeleton_info'].values()
-                 if v['link'][0] in names and v['link'][1] in names]
-        info['keypoint_info'] = keep
-        info['skeleton_info'] = {i: dict(v, id=i) for i, v in enumerate(links)}
-        info['joint_weights'] = info['joint_weights'][:n]
-        info['sigmas'] = info['sigmas'][:n]
-        info.update(metainfo)
-        metainfo = info
-    return parse_pose_metainfo(metainfo) if metainfo else {}
+__all__ = ['BaseMultiViewDataset']
 
 
 class BaseMultiViewDataset(BaseDataset):
@@ -80,8 +46,7 @@ class BaseMultiViewDataset(BaseDataset):
     """
 
     # mmpose's Panoptic meta, first 15 joints (neck, nose, mid-hip, L/R arm and leg)
-    METAINFO: dict = dict(from_file='configs/_base_/datasets/panoptic_body3d.py',
-                          num_keypoints=15)
+    METAINFO: dict = PANOPTIC15_METAINFO
 
     def __init__(self, space_center: Sequence[float] = (0.0, -500.0, 800.0),
                  space_size: Sequence[float] = (8000.0, 8000.0, 2000.0),
@@ -107,6 +72,23 @@ class BaseMultiViewDataset(BaseDataset):
     @property
     def num_keypoints(self) -> int:
         return int(self.metainfo['num_keypoints'])
+
+    def rig_id(self, cameras) -> str:
+        """Id of a rig, put in every sample's metainfo so that a batch recognises a shared
+        rig (and its cached device copy and sampling grids) without hashing tensors at
+        every step: a content hash, computed once per camera object the dataset keeps."""
+        memo = self.__dict__.setdefault('_rig_ids', {})
+        hit = memo.get(id(cameras))
+        if hit is None or hit[0] is not cameras:
+            hit = (cameras, f'{type(self).__name__}:{cameras.cache_key()[:16]}')
+            memo[id(cameras)] = hit
+        return hit[1]
+
+    def prepare_data(self, idx: int):
+        info = self.get_data_info(idx)
+        if 'cameras' in info and 'rig_id' not in info:
+            info['rig_id'] = self.rig_id(info['cameras'])
+        return self.pipeline(info)
 
     def _common_info(self) -> dict:
         return dict(space_center=self.space_center, space_size=self.space_size,

@@ -3,21 +3,20 @@
 Data layout (any names; paths relative to ``data_root`` when it is given)::
 
     data/my_rig/
-      calibration.json            rig file (selfpose3d_mm/geometry/rig_file.py) or any
-                                  format load_cameras() reads (Panoptic, Shelf/Campus,
-                                  OpenCV YAML)
+      calibration.json            rig file (selfpose3d_mm/io/calibration/rig_file.py) or
+                                  any format load_cameras() reads (Panoptic,
+                                  Shelf/Campus, OpenCV YAML)
       images/<view>/000123.jpg    per-view frames ...      images='images/{view}/{frame:06d}.jpg'
       videos/<view>.mp4           ... or per-view videos   videos='videos/{view}.mp4'
       pseudo_labels.json          2D poses per frame and view (tools/pseudo_label.py),
                                   frame keys "{frame:08d}", views = the camera names
-      poses3d.json                optional 3D GT for evaluation (format below)
+      poses3d.json                optional 3D GT for evaluation
+                                  (selfpose3d_mm/io/poses3d.py)
 
-Frames. A frame number is an integer shared by all views: the image of frame ``f`` of
-view ``v`` is ``template.format(view=v, frame=f)``, or, for ``images=dict(v=folder)``,
-the file of that folder whose name's last integer is ``f`` (``img_000123.png``); for
-videos ``f`` is the 0-based frame index. The frames are those of the pseudo-label file
-(keys ``f"{f:08d}"``), else of the image folders/templates (present in every view), else
-of the videos (the shortest), else ``range(*frame_range)``; then those in
+Frames. A frame number is an integer shared by all views (:mod:`.frame_sources`: image
+templates, image folders, videos). The frames are those of the pseudo-label file (keys
+``f"{f:08d}"``), else of the image folders/templates (present in every view), else of
+the videos (the shortest), else ``range(*frame_range)``; then those in
 ``frame_range = (start, stop)`` (half-open) are kept, then every ``interval``-th.
 
 Modes. With ``images`` the samples carry ``img_paths`` (load them with
@@ -27,130 +26,29 @@ itself (``mmcv.VideoReader``, one reader per view and worker) and the samples ca
 ``with_images=False``, it is heatmap-input mode (the network renders its input heatmaps
 from the pseudo poses: no images read at all).
 
-3D GT file (optional; only for evaluation; frames without an entry have no GT)::
-
-    {"format": "selfpose3d_mm/poses3d", "version": 1,
-     "units": "mm", "world_up": "+z",      # the world of the file, as in rig files
-     "skeleton": "panoptic15",             # or "coco17" (converted to Panoptic-15)
-     "frames": {"00000123": [[[x, y, z, visible], ... J], ... P]}}   # visible optional
-
-The capture space: given (``space_center`` and ``space_size``), or estimated from the
-cameras and the pseudo labels (:func:`~.capture_space.estimate_capture_space`) and logged
-with the config lines to paste (``tools/estimate_space.py`` prints the same).
+The capture space is stated by the config (``space_center`` and ``space_size``;
+``python tools/estimate_space.py CALIB --pseudo-labels F`` estimates it,
+:func:`selfpose3d_mm.apis.capture_space.estimate_capture_space`). Without it the dataset
+takes the network's root cube (``root_cube_space``) and logs how to estimate a fitted one;
+with both, it warns when its space sticks out of the root cube.
 """
 from __future__ import annotations
 
-import glob
-import os
 import os.path as osp
 import re
-import string
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.logging import print_log
 from mmpose.registry import DATASETS
 
-from selfpose3d_mm.geometry import load_cameras
-from selfpose3d_mm.geometry.rig_file import RIG_UNITS, WORLD_UP_AXES, to_internal_points
+from selfpose3d_mm.io import PseudoLabelError, load_cameras, load_poses3d, load_pseudo_labels
+from selfpose3d_mm.skeleton import PANOPTIC15_NAMES
 from .base_multiview import BaseMultiViewDataset
-from .joint_mappings import coco17_to_panoptic15
-from .pseudo_labels import PseudoLabelError, empty_pseudo_poses, load_pseudo_labels
-from selfpose3d_mm.utils import load_json_document
+from .frame_sources import ImageFrames, VideoFrames, view_paths
+from .pseudo_poses import empty_pseudo_poses, frame_pseudo_poses
 
-__all__ = ['CustomRigDataset', 'load_poses3d', 'POSES3D_FORMAT']
-
-POSES3D_FORMAT = 'selfpose3d_mm/poses3d'
-_IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
-
-
-def load_poses3d(path: str, num_joints: int = 15) -> Dict[str, tuple]:
-    """Read a 3D GT file (format in the module docstring) into the internal world.
-
-    Returns:
-        frame key → ((P, 15, 3) float32 world mm, (P, 15) bool visible).
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'3D GT file not found: {path} (gt_3d)')
-    data = load_json_document(path, POSES3D_FORMAT)
-    for key, allowed in (('units', RIG_UNITS), ('world_up', WORLD_UP_AXES),
-                         ('skeleton', ('panoptic15', 'coco17'))):
-        if data.get(key) not in allowed:
-            raise ValueError(f'{path}: field `{key}` must be one of {list(allowed)}, got '
-                             f'{data.get(key)!r}')
-    J = 15 if data['skeleton'] == 'panoptic15' else 17
-    frames = data.get('frames')
-    if not isinstance(frames, dict):
-        raise ValueError(f'{path}: field `frames` must be an object keyed by frame')
-    out = {}
-    for key, people in frames.items():
-        where = f'{path}: frames[{key}]'
-        try:
-            a = np.asarray(people, np.float64)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f'{where}: not a numeric (P, {J}, 3|4) array ({e})') from None
-        if a.size == 0:
-            a = a.reshape(0, J, 4)
-        if a.ndim != 3 or a.shape[1] != J or a.shape[2] not in (3, 4):
-            raise ValueError(f'{where}: expected shape (P, {J}, 3|4), got {a.shape}')
-        if not np.isfinite(a).all():
-            raise ValueError(f'{where}: non-finite values (NaN or inf)')
-        vis = a[..., 3] > 0 if a.shape[2] == 4 else np.ones(a.shape[:2], bool)
-        xyz = to_internal_points(a[..., :3], data['units'], data['world_up'])
-        if J == 17:
-            xyz, vis = coco17_to_panoptic15(xyz, vis)
-        out[str(key)] = (xyz[:, :num_joints].astype(np.float32), vis[:, :num_joints])
-    return out
-
-
-def _template_fields(template: str) -> List[str]:
-    return [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-
-
-def _template_frames(template: str, view: str) -> Dict[int, str]:
-    """Frame number → path of the files matching ``template`` for ``view``."""
-    pattern, regex = '', ''
-    for literal, field, spec, _ in string.Formatter().parse(template):
-        pattern += glob.escape(literal)
-        regex += re.escape(literal)
-        if field == 'view':
-            pattern += glob.escape(format(view, spec or ''))
-            regex += re.escape(format(view, spec or ''))
-        elif field == 'frame':
-            pattern += '*'
-            regex += r'(\d+)'
-        elif field is not None:
-            raise ValueError(f'image/video template {template!r}: unknown field {{{field}}} '
-                             '(use {view} and {frame[:spec]})')
-    rx = re.compile(regex + r'\Z')
-    out = {}
-    for p in glob.glob(pattern):
-        m = rx.match(p)
-        if m:
-            out[int(m.group(1))] = p
-    return out
-
-
-def _folder_frames(folder: str, view: str) -> Dict[int, str]:
-    """Frame number (last integer of the file name) → image path, for one folder."""
-    if not osp.isdir(folder):
-        raise FileNotFoundError(f'CustomRigDataset: image folder of view {view!r} not '
-                                f'found: {folder} (images)')
-    out: Dict[int, str] = {}
-    for name in sorted(os.listdir(folder)):
-        stem, ext = osp.splitext(name)
-        if ext.lower() not in _IMAGE_EXTS:
-            continue
-        nums = re.findall(r'\d+', stem)
-        if not nums:
-            raise ValueError(f'CustomRigDataset: {osp.join(folder, name)} has no frame '
-                             'number in its name (images)')
-        f = int(nums[-1])
-        if f in out:
-            raise ValueError(f'CustomRigDataset: {out[f]} and {osp.join(folder, name)} '
-                             f'both hold frame {f} of view {view!r} (images)')
-        out[f] = osp.join(folder, name)
-    return out
+__all__ = ['CustomRigDataset']
 
 
 @DATASETS.register_module()
@@ -168,16 +66,15 @@ class CustomRigDataset(BaseMultiViewDataset):
             used.
         views: camera names to use, in this order (default: all of the calibration).
         calibration_format, calibration_kwargs: ``fmt`` and loader arguments of
-            :func:`~selfpose3d_mm.geometry.load_cameras` (e.g. ``image_size`` for
+            :func:`~selfpose3d_mm.io.load_cameras` (e.g. ``image_size`` for
             Shelf/Campus files).
         frame_range: ``(start, stop)`` frame numbers kept (half-open; None: all).
         interval: keep every ``interval``-th frame.
         with_images: ``False`` forces heatmap-input mode (no image read).
-        space_center, space_size: the capture space (mm); both None: estimated.
-        space_estimate: options of :func:`~.capture_space.estimate_capture_space`.
-        root_cube_space: ``dict(space_center, space_size)`` of the network's root cube
-            when the config cannot give it this dataset's space (an estimated one): a
-            warning with the lines to paste is logged when it does not contain it.
+        space_center, space_size: the capture space (mm); both None: the root cube's.
+        root_cube_space: ``dict(space_center, space_size)`` of the network's root cube:
+            the space when none is given, else a warning with the lines to paste is
+            logged when it does not contain the space.
         sequence: name of the recording (sample ``sequence``).
         kwargs: :class:`BaseMultiViewDataset` / mmengine ``BaseDataset`` arguments
             (``data_root``, ``pipeline``, ``test_mode``, ...).
@@ -195,7 +92,6 @@ class CustomRigDataset(BaseMultiViewDataset):
                  with_images: bool = True,
                  space_center: Optional[Sequence[float]] = None,
                  space_size: Optional[Sequence[float]] = None,
-                 space_estimate: Optional[dict] = None,
                  root_cube_space: Optional[dict] = None,
                  sequence: str = 'custom_rig', **kwargs):
         root = kwargs.get('data_root') or ''
@@ -217,7 +113,7 @@ class CustomRigDataset(BaseMultiViewDataset):
             raise FileNotFoundError(
                 f'CustomRigDataset: calibration file not found at {self.calibration} '
                 '(calibration): write your rig there (tools/convert_calibration.py, or by '
-                'hand: selfpose3d_mm/geometry/rig_file.py documents the format)')
+                'hand: selfpose3d_mm/io/calibration/rig_file.py documents the format)')
         cams = load_cameras(self.calibration, calibration_format,
                             **(calibration_kwargs or {}))
         names = cams.names or [str(i) for i in range(cams.num_views)]
@@ -238,10 +134,10 @@ class CustomRigDataset(BaseMultiViewDataset):
                 raise ValueError(f'{self.gt_path}: frames[{key}]: custom-rig frame keys are '
                                  'frame numbers written "{frame:08d}" (e.g. "00000012")')
         self.with_images = bool(with_images)
-        self._images = self._sources(images, 'images') if images is not None else None
-        self._videos = self._sources(videos, 'videos') if videos is not None else None
-        self._readers: Dict[str, object] = {}
-        self._image_index: Dict[str, Dict[int, str]] = {}
+        self.images = None if images is None else ImageFrames(self._view_paths(images,
+                                                                               'images'))
+        self.videos = None if videos is None else VideoFrames(self._view_paths(videos,
+                                                                               'videos'))
         test_mode = bool(kwargs.get('test_mode', False))
         self.frames = self._select_frames(test_mode)
         if not self.frames:
@@ -249,12 +145,12 @@ class CustomRigDataset(BaseMultiViewDataset):
                              f'(frame_range={self.frame_range}, interval={self.interval})')
         if (space_center is None) != (space_size is None):
             raise ValueError('CustomRigDataset: give both space_center and space_size, '
-                             'or neither (estimated)')
-        self.space_estimate = None
-        if space_center is None:
-            space_center, space_size = self._estimate_space(space_estimate or {})
+                             'or neither (the root cube\'s)')
+        space_given = space_center is not None
+        if not space_given:
+            space_center, space_size = self._root_cube_as_space(root_cube_space)
         super().__init__(space_center=space_center, space_size=space_size, **kwargs)
-        if root_cube_space is not None:
+        if root_cube_space is not None and space_given:
             self._check_root_cube(root_cube_space)
 
     # ------------------------------------------------------------------ set-up
@@ -265,7 +161,8 @@ class CustomRigDataset(BaseMultiViewDataset):
     def _load_labels(self, subset: bool):
         if self.pseudo_label_path is None:
             return None
-        labels = load_pseudo_labels(self.pseudo_label_path, num_joints=15)
+        labels = load_pseudo_labels(self.pseudo_label_path,
+                                    num_joints=len(PANOPTIC15_NAMES))
         file_views = list(labels.views)
         ok = set(self.views) <= set(file_views) if subset else (
             sorted(self.views) == sorted(file_views))
@@ -293,40 +190,20 @@ class CustomRigDataset(BaseMultiViewDataset):
                     'frame numbers written "{frame:08d}" (e.g. "00000012")')
         return labels
 
-    def _sources(self, spec, field: str) -> Dict[str, str]:
+    def _view_paths(self, spec, field: str) -> Dict[str, str]:
         """view → folder or template (``images``/``videos`` of the config)."""
-        if isinstance(spec, str):
-            if 'view' not in _template_fields(spec):
-                raise ValueError(f'CustomRigDataset: the {field} template {spec!r} needs a '
-                                 '{view} field (or give a dict view -> path)')
-            return {v: self._path(spec.replace('{view}', v)) for v in self.views}
-        spec = {str(k): v for k, v in dict(spec).items()}
-        missing = [v for v in self.views if v not in spec]
-        if missing:
-            raise ValueError(f'CustomRigDataset: {field} has no entry for views {missing} '
-                             f'(cameras of {self.calibration}: {self.views})')
-        return {v: self._path(spec[v]) for v in self.views}
-
-    def _images_of(self, view: str) -> Optional[Dict[int, str]]:
-        src = self._images[view]
-        if view not in self._image_index:
-            if 'frame' in _template_fields(src):
-                self._image_index[view] = _template_frames(src, view)
-            else:
-                self._image_index[view] = _folder_frames(src, view)
-        return self._image_index[view]
+        return view_paths(spec, self.views, field, self._path, self.calibration)
 
     def _select_frames(self, test_mode: bool) -> List[int]:
         if self.labels is not None:
             frames = sorted(int(k) for k in self.labels.keys())
-        elif self._images is not None:
-            sets = [set(self._images_of(v)) for v in self.views]
-            frames = sorted(set.intersection(*sets))
+        elif self.images is not None:
+            frames = self.images.common_frames(self.views)
             if not frames:
                 raise FileNotFoundError(f'CustomRigDataset: no frame has an image in every '
-                                        f'view (images: {self._images})')
-        elif self._videos is not None:
-            frames = list(range(self._video_length()))
+                                        f'view (images: {self.images.paths})')
+        elif self.videos is not None:
+            frames = list(range(self.videos.length(self.views)))
         elif self.gt is not None:
             frames = sorted(int(k) for k in self.gt)
         elif self.frame_range is not None and self.frame_range[1] is not None:
@@ -334,19 +211,18 @@ class CustomRigDataset(BaseMultiViewDataset):
         else:
             raise ValueError('CustomRigDataset: nothing to take the frames from: give '
                              'pseudo_labels, images, videos, gt_3d or frame_range')
-        if self._images is not None and self.labels is not None and self.with_images:
-            folders = [v for v in self.views
-                       if 'frame' not in _template_fields(self._images[v])]
+        if self.images is not None and self.labels is not None and self.with_images:
+            folders = self.images.folder_views(self.views)
             if folders:  # folder listings are known: drop frames lacking an image
-                have = set.intersection(*[set(self._images_of(v)) for v in folders])
+                have = set(self.images.common_frames(folders))
                 lost = [f for f in frames if f not in have]
                 if lost:
                     print_log(f'CustomRigDataset: {len(lost)} pseudo-labelled frames have '
                               f'no image in every view and are skipped (first: {lost[:5]})',
                               logger='current', level=30)
                 frames = [f for f in frames if f in have]
-        if self._videos is not None and self.labels is not None and self.with_images:
-            n = self._video_length()
+        if self.videos is not None and self.labels is not None and self.with_images:
+            n = self.videos.length(self.views)
             if frames and frames[-1] >= n:
                 print_log(f'CustomRigDataset: pseudo-labelled frames >= {n} are past the end '
                           'of the shortest video and are skipped', logger='current',
@@ -360,18 +236,23 @@ class CustomRigDataset(BaseMultiViewDataset):
                       (stop is None or f < stop)]
         return frames[::self.interval]
 
-    def _estimate_space(self, options: dict):
-        from .capture_space import estimate_capture_space, format_space_config
-        keys = None
-        if self.labels is not None:
-            keys = [self.PSEUDO_KEY.format(frame=f) for f in self.frames]
-        est = estimate_capture_space(self.cameras, self.labels, keys, **options)
-        self.space_estimate = est
-        print_log(f'CustomRigDataset: capture space estimated from the '
-                  f'{est["method"].replace("+", " and the ")} of {self.calibration}:\n'
-                  f'{format_space_config(est)}\n(paste these lines into the config to fix '
-                  'it; tools/estimate_space.py prints them too)', logger='current')
-        return est['space_center'], est['space_size']
+    def _root_cube_as_space(self, cube: Optional[dict]):
+        """The network's root cube as the capture space (none was given)."""
+        if cube is None:
+            raise ValueError(
+                f'CustomRigDataset: no capture space for {self.calibration}: set '
+                'space_center and space_size (python tools/estimate_space.py '
+                f'{self.calibration} --pseudo-labels PSEUDO_LABELS prints them), or '
+                'root_cube_space (the network\'s root cube)')
+        center = tuple(float(v) for v in cube['space_center'])
+        size = tuple(float(v) for v in cube['space_size'])
+        print_log(f'CustomRigDataset: no capture space given: the network\'s root cube '
+                  f'(center {center}, size {size}) is used. A space fitted to the rig: '
+                  f'python tools/estimate_space.py {self.calibration}'
+                  + (f' --pseudo-labels {self.pseudo_label_path}'
+                     if self.pseudo_label_path else '')
+                  + ' (paste its lines into the config)', logger='current')
+        return center, size
 
     def _check_root_cube(self, cube: dict):
         c = np.asarray(cube['space_center'], np.float64)
@@ -388,31 +269,6 @@ class CustomRigDataset(BaseMultiViewDataset):
                       f'space_center = {self.space_center}\nspace_size = {self.space_size}',
                       logger='current', level=30)
 
-    def _reader(self, view: str):
-        reader = self._readers.get(view)
-        if reader is None:
-            import mmcv
-            path = self._videos[view]
-            if not osp.isfile(path):
-                raise FileNotFoundError(f'CustomRigDataset: video of view {view!r} not '
-                                        f'found: {path} (videos)')
-            reader = mmcv.VideoReader(path)
-            self._readers[view] = reader
-        return reader
-
-    def _video_length(self) -> int:
-        """Frames of the shortest video (readers released: workers open their own)."""
-        n = min(self._reader(v).frame_cnt for v in self.views)
-        for r in self._readers.values():
-            r.vcap.release()
-        self._readers = {}
-        return n
-
-    def __getstate__(self):  # video readers stay in their process
-        state = self.__dict__.copy()
-        state['_readers'] = {}
-        return state
-
     # ------------------------------------------------------------------ samples
     def load_data_list(self) -> list:
         return [dict(frame=int(f)) for f in self.frames]
@@ -420,17 +276,7 @@ class CustomRigDataset(BaseMultiViewDataset):
     def _pseudo(self, key: str):
         if self.labels is None or key not in self.labels:
             return empty_pseudo_poses(len(self.views), self.num_keypoints)
-        return self.labels.frame(key, skeleton='panoptic15')
-
-    def _video_frames(self, frame: int) -> List[np.ndarray]:
-        imgs = []
-        for v in self.views:
-            img = self._reader(v).get_frame(frame)
-            if img is None:
-                raise ValueError(f'CustomRigDataset: cannot decode frame {frame} of view '
-                                 f'{v!r} ({self._videos[v]})')
-            imgs.append(np.ascontiguousarray(img[..., ::-1]))  # BGR -> RGB
-        return imgs
+        return frame_pseudo_poses(self.labels, key, skeleton='panoptic15')
 
     def get_data_info(self, idx: int) -> dict:
         info = super().get_data_info(idx)
@@ -453,15 +299,8 @@ class CustomRigDataset(BaseMultiViewDataset):
             gt, vis = self.gt.get(key, (np.zeros((0, J, 3), np.float32),
                                         np.zeros((0, J), bool)))
             info.update(gt_keypoints_3d=gt.copy(), gt_keypoints_3d_visible=vis.copy())
-        if self.with_images and self._images is not None:
-            paths = []
-            for v in self.views:
-                src = self._images[v]
-                if 'frame' in _template_fields(src):
-                    paths.append(src.format(frame=frame))
-                else:
-                    paths.append(self._images_of(v)[frame])
-            info['img_paths'] = paths
-        elif self.with_images and self._videos is not None:
-            info['img'] = self._video_frames(frame)
+        if self.with_images and self.images is not None:
+            info['img_paths'] = [self.images.path(v, frame) for v in self.views]
+        elif self.with_images and self.videos is not None:
+            info['img'] = self.videos.read(self.views, frame)
         return info

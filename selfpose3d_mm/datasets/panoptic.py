@@ -7,11 +7,11 @@ Layout read under ``data_root`` (the Panoptic toolbox's, images extracted with
     <seq>/hdPose3d_stage1_coco19/body3DScene_%08d.json 3D bodies (coco19, cm)
     <seq>/hdImgs/00_XX/00_XX_%08d.jpg                 HD frames (image path only)
 
-Protocol (REFERENCE §4.1): the sorted body files of a sequence are sampled with
+Protocol (docs/method.md#panoptic): the sorted body files of a sequence are sampled with
 ``i % interval == 0`` (3 for training, 12 for validation); a body keeps its first 15
 joints (Panoptic-15), a joint is visible iff its confidence is > 0.1, a body whose root
 (mid-hip, joint 2) is invisible is dropped, and a frame left without a body is skipped.
-Points go from cm, y down to mm, z up (:func:`panoptic_points_to_world`).
+Bodies are read by :func:`selfpose3d_mm.io.load_panoptic_bodies` (cm, y down → mm, z up).
 
 The frame index (frame ids and 3D GT per sequence) is built once and cached as a pickle
 under ``cache_dir``, keyed by the sequences, cameras, interval and the body files'
@@ -20,7 +20,6 @@ names, sizes and modification times; it is rebuilt when any of them changes.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import os.path as osp
@@ -33,51 +32,21 @@ import numpy as np
 from mmengine.logging import print_log
 from mmpose.registry import DATASETS
 
-from selfpose3d_mm.geometry import (MultiViewCameras, load_panoptic_calibration,
-                                    panoptic_points_to_world)
-from .base_multiview import BaseMultiViewDataset
-from .pseudo_labels import PseudoLabelError, empty_pseudo_poses, load_pseudo_labels
+from selfpose3d_mm.geometry import MultiViewCameras
+from selfpose3d_mm.io import (PseudoLabelError, load_panoptic_bodies,
+                              load_panoptic_calibration, load_pseudo_labels)
+from selfpose3d_mm.skeleton import PANOPTIC15_NAMES
 from selfpose3d_mm.utils import atomic_open
+from .base_multiview import BaseMultiViewDataset
+from .pseudo_poses import empty_pseudo_poses, frame_pseudo_poses
 
-__all__ = ['PANOPTIC_CAMERAS', 'PanopticMultiViewDataset', 'load_panoptic_bodies']
+__all__ = ['PANOPTIC_CAMERAS', 'PanopticMultiViewDataset']
 
 PANOPTIC_CAMERAS = ('00_03', '00_06', '00_12', '00_13', '00_23')
 BODY_DIR = 'hdPose3d_stage1_coco19'
-NUM_JOINTS = 15   # the first 15 coco19 joints: Panoptic-15
-ROOT_INDEX = 2    # mid-hip (BodyCenter)
-VISIBLE_THR = 0.1
+NUM_JOINTS = len(PANOPTIC15_NAMES)   # the first 15 coco19 joints: Panoptic-15
 _BODY_FILE = re.compile(r'^body3DScene_(\d+)\.json$')
 _CACHE_VERSION = 1
-
-
-def load_panoptic_bodies(path: str, num_joints: int = NUM_JOINTS) -> dict:
-    """One ``body3DScene_*.json`` → the GT people of the frame.
-
-    Returns:
-        dict with ``keypoints_3d`` (G, J, 3) float32 world mm (z up), ``visible``
-        (G, J) bool (confidence > 0.1), ``ids`` (G,) int64 body ids, ``num_bodies`` (the
-        file's body count before bodies with an invisible root are dropped).
-    """
-    with open(path) as f:
-        data = json.load(f)
-    bodies = data.get('bodies') if isinstance(data, dict) else None
-    if not isinstance(bodies, list):
-        raise ValueError(f'{path}: no field `bodies` (a list)')
-    rows = []
-    for i, b in enumerate(bodies):
-        j = b.get('joints19') if isinstance(b, dict) else None
-        if not isinstance(j, list) or len(j) % 4 or len(j) < 4 * num_joints:
-            n = len(j) if isinstance(j, list) else j
-            raise ValueError(f'{path}: bodies[{i}].joints19 has {n} values, expected '
-                             f'4 (x, y, z, confidence) per joint, at least {num_joints} '
-                             'joints')
-        rows.append(j[:4 * num_joints])
-    arr = np.asarray(rows, np.float64).reshape(len(rows), num_joints, 4)
-    visible = arr[..., 3] > VISIBLE_THR
-    keep = visible[:, ROOT_INDEX]
-    ids = np.asarray([b.get('id', i) for i, b in enumerate(bodies)], np.int64)
-    return dict(keypoints_3d=panoptic_points_to_world(arr[keep, :, :3]).astype(np.float32),
-                visible=visible[keep], ids=ids[keep], num_bodies=len(bodies))
 
 
 def _body_files(body_dir: str, interval: int) -> List[str]:
@@ -126,7 +95,7 @@ class PanopticMultiViewDataset(BaseMultiViewDataset):
         cameras: HD camera names, in view order.
         interval: keep body file ``i`` of the sorted list iff ``i % interval == 0``;
             None: 12 in ``test_mode``, else 3 (VoxelPose).
-        pseudo_labels: pseudo-label file (:mod:`~.pseudo_labels`) with the same
+        pseudo_labels: pseudo-label file (:mod:`selfpose3d_mm.io.pseudo_labels`) with the same
             cameras; needed for self-supervised training. Every frame must have an
             entry.
         with_images: add ``img_paths`` (and check that every image exists); False for
@@ -333,7 +302,7 @@ class PanopticMultiViewDataset(BaseMultiViewDataset):
         cams = self.cameras[seq]
         C = cams.num_views
         if self.pseudo_labels is not None:
-            kps, scores, boxes = self.pseudo_labels.frame(info['frame_id'])
+            kps, scores, boxes = frame_pseudo_poses(self.pseudo_labels, info['frame_id'])
         else:
             kps, scores, boxes = empty_pseudo_poses(C, NUM_JOINTS)
         info.update(

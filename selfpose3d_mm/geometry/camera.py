@@ -138,6 +138,10 @@ class MultiViewCameras:
     def detach(self) -> 'MultiViewCameras':
         return self._apply(lambda x: x.detach())
 
+    def clone(self) -> 'MultiViewCameras':
+        """A copy that owns its memory (e.g. to keep beyond the batch it came with)."""
+        return self._apply(lambda x: x.clone())
+
     def double(self) -> 'MultiViewCameras':
         return self.to(torch.float64)
 

@@ -1,7 +1,8 @@
 """N-view weighted DLT triangulation.
 
-kornia's ``triangulate_points`` handles exactly two views without weights; baselines and
-tests here need C views with per-view confidences and distortion, so it is written here.
+kornia's ``triangulate_points`` handles exactly two views without weights; the
+multi-person association (:mod:`.association`) and the tests need C views with per-view
+confidences and distortion, so it is written here.
 """
 from __future__ import annotations
 

@@ -4,11 +4,11 @@ Each voxel centre is projected into every view (full camera model with distortio
 through the view's 2×3 affine to heatmap pixels, the view's heatmaps are sampled there
 bilinearly, and the samples are averaged over the views whose *original image* contains
 the point, then clamped to [0, 1]. All batch items, views, cubes and joints go through a
-single ``grid_sample``; the sampling grid of a fixed rig is cached by content.
+single ``grid_sample``; the sampling grid of a fixed rig is cached under a key the
+caller gives.
 """
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from typing import Optional, Sequence, Tuple
 
@@ -123,12 +123,13 @@ def unproject_heatmaps(heatmaps: Tensor, cameras: MultiViewCameras, affines: Ten
 
 
 class RootGridCache:
-    """Content-keyed LRU cache of the whole-space sampling grid.
+    """LRU cache of the whole-space sampling grid, keyed by the caller.
 
     The root cube is the same world grid for every frame, so for a fixed rig and fixed
     (un-augmented) affines its projection into the views never changes: compute it once
-    per (rig, affines, device) and reuse it. The key hashes the camera and affine values,
-    so a new rig or new affines invalidate it by construction.
+    and reuse it. The caller names what the grid depends on with a key (the batch's rig
+    id and the view-set's affines, see ``MultiViewDataPreprocessor``), so no tensor is
+    hashed or read back from the device here; the device and heatmap size are added to it.
 
     Args:
         space_center: (3,) mm. space_size: (3,) mm. shape: (X, Y, Z) voxels.
@@ -141,7 +142,7 @@ class RootGridCache:
         self.space_size = tuple(float(v) for v in space_size)
         self.shape = tuple(int(v) for v in shape)
         self.max_entries = max_entries
-        self._cache: 'OrderedDict[str, Tuple[Tensor, Tensor]]' = OrderedDict()
+        self._cache: 'OrderedDict[tuple, Tuple[Tensor, Tensor]]' = OrderedDict()
         self.hits = 0
         self.misses = 0
 
@@ -150,55 +151,43 @@ class RootGridCache:
         c = torch.tensor(self.space_center, dtype=dtype, device=device)
         return make_voxel_grid(c, self.space_size, self.shape).reshape(-1, 3)
 
-    def _key(self, cameras: MultiViewCameras, affines: Tensor, hm_size) -> str:
-        h = hashlib.sha1(cameras.cache_key().encode())
-        h.update(affines.detach().cpu().contiguous().numpy().tobytes())
-        h.update(repr((tuple(hm_size), str(affines.device), self.space_center,
-                       self.space_size, self.shape)).encode())
-        return h.hexdigest()
-
-    def grid(self, cameras: MultiViewCameras, affines: Tensor,
-             heatmap_size: Sequence[int]) -> Tuple[Tensor, Tensor]:
-        """Sampling grid (C, M, 2) and mask (C, M) for one rig (unbatched) + its affines (C, 2, 3)."""
+    def grid(self, cameras: MultiViewCameras, affines: Tensor, heatmap_size: Sequence[int],
+             key: str) -> Tuple[Tensor, Tensor]:
+        """Sampling grid (C, M, 2) and mask (C, M) of one unbatched rig + its affines
+        (C, 2, 3), cached under ``key``."""
         if len(cameras.batch_shape):
             raise ValueError('RootGridCache.grid expects an unbatched rig')
-        key = self._key(cameras, affines, heatmap_size)
-        hit = self._cache.get(key)
+        full_key = (key, tuple(int(v) for v in heatmap_size), str(affines.device))
+        hit = self._cache.get(full_key)
         if hit is not None:
             self.hits += 1
-            self._cache.move_to_end(key)
+            self._cache.move_to_end(full_key)
             return hit
         self.misses += 1
         pts = self.points(affines.device, cameras.dtype)[None]
         grid, mask = projection_sampling_grid(cameras, affines[None], pts, heatmap_size)
         hit = (grid[0], mask[0])
-        self._cache[key] = hit
+        self._cache[full_key] = hit
         while len(self._cache) > self.max_entries:
             self._cache.popitem(last=False)
         return hit
 
     def unproject(self, heatmaps: Tensor, cameras: MultiViewCameras, affines: Tensor,
-                  use_cache: bool = True) -> Tensor:
+                  key: Optional[str] = None) -> Tensor:
         """Whole-space volumes (B, J, X, Y, Z) from heatmaps (B, C, J, h, w).
 
         Args:
             cameras: unbatched rig (shared by the batch) or batched (B, C).
-            affines: (B, C, 2, 3) or (C, 2, 3) original pixel → heatmap pixel.
-            use_cache: False for per-sample random affines (nothing to reuse).
+            affines: (B, C, 2, 3) original pixel → heatmap pixel.
+            key: names the shared rig + affines of the whole batch (then the grid is
+                cached); None for per-frame rigs or random per-frame affines.
         """
         B, C, J, h, w = heatmaps.shape
-        if affines.dim() == 3:
-            affines = affines.unsqueeze(0).expand(B, *affines.shape)
-        if not use_cache:
+        if key is not None and not len(cameras.batch_shape):
+            g, m = self.grid(cameras, affines[0], (w, h), key)
+            grid, mask = g.expand(B, *g.shape), m.expand(B, *m.shape)
+        else:
             pts = self.points(heatmaps.device, cameras.dtype)[None].expand(B, -1, -1)
             grid, mask = projection_sampling_grid(cameras, affines, pts, (w, h))
-        else:
-            grids, masks = [], []
-            for b in range(B):  # a dictionary look-up per frame, the math is cached
-                cam_b = cameras[b] if len(cameras.batch_shape) else cameras
-                g, m = self.grid(cam_b, affines[b], (w, h))
-                grids.append(g)
-                masks.append(m)
-            grid, mask = torch.stack(grids), torch.stack(masks)
         vol = sample_views(heatmaps, grid, mask)
         return vol.view(B, J, *self.shape)

@@ -1,3 +1,5 @@
-from .multiview_data_sample import MultiViewPoseDataSample, pad_pseudo_poses
+from .multiview_batch import GroundTruth3D, MultiViewBatch, PseudoPoses
+from .multiview_data_sample import PSEUDO_FIELDS, MultiViewPoseDataSample
 
-__all__ = ['MultiViewPoseDataSample', 'pad_pseudo_poses']
+__all__ = ['MultiViewPoseDataSample', 'PSEUDO_FIELDS', 'MultiViewBatch', 'PseudoPoses',
+           'GroundTruth3D']

@@ -1,15 +1,13 @@
 """Typed data sample for one synchronised multi-view frame."""
 from __future__ import annotations
 
-from typing import List, Sequence
-
 import torch
 from mmengine.structures import BaseDataElement, InstanceData
 from torch import Tensor
 
-__all__ = ['MultiViewPoseDataSample', 'pad_pseudo_poses']
+__all__ = ['MultiViewPoseDataSample', 'PSEUDO_FIELDS']
 
-# Padded per-view pseudo-pose fields and the axis that holds the person dimension.
+# Per-frame pseudo-pose fields (padded over views) and the axis of their person dimension.
 PSEUDO_FIELDS = {
     'pseudo_keypoints': 2,          # (S, C, P, J, 2) network-input pixels, per view-set
     'pseudo_keypoints_visible': 2,  # (S, C, P, J) bool: score > 0 and inside the input
@@ -23,16 +21,17 @@ class MultiViewPoseDataSample(BaseDataElement):
     """One frame seen by C views, with S affine view-sets (S=1 unaugmented, S=3 for
     SelfPose3d: x⁰ unaugmented, x¹, x² augmented).
 
-    Data fields (shapes; P = max pseudo persons over views, padded):
+    Data fields (shapes; P = max pseudo persons over the frame's views, padded):
         cameras (MultiViewCameras): the rig (C views), original-image pixels.
         affines (S, C, 2, 3): original pixel → network-input pixel, per set and view.
         pseudo_keypoints (S, C, P, J, 2), pseudo_keypoints_visible (S, C, P, J),
         pseudo_keypoint_scores (C, P, J), pseudo_bbox_scores (C, P),
         pseudo_person_mask (C, P): the 2D pseudo poses of every view.
         gt_instances (InstanceData): keypoints_3d (G, J, 3) world mm,
-            keypoints_3d_visible (G, J) — for evaluation only.
+            keypoints_3d_visible (G, J) — for evaluation (and VoxelPose's supervised
+            training); absent from self-supervised training samples.
         pred_instances (InstanceData): keypoints_3d (N, J, 3), scores (N,).
-    Meta: sample_idx, frame_id, sequence, num_views, input_size (w, h),
+    Meta: sample_idx, frame_id, sequence, rig_id, num_views, input_size (w, h),
         image_sizes (C, 2), space_center, space_size, dataset_name.
     """
 
@@ -64,26 +63,3 @@ class MultiViewPoseDataSample(BaseDataElement):
     def num_pseudo(self) -> Tensor:
         """(C,) number of pseudo persons per view."""
         return self.pseudo_person_mask.sum(-1)
-
-
-def _pad_axis(x: Tensor, axis: int, size: int) -> Tensor:
-    if x.shape[axis] == size:
-        return x
-    pad_shape = list(x.shape)
-    pad_shape[axis] = size - x.shape[axis]
-    return torch.cat([x, x.new_zeros(pad_shape)], axis)
-
-
-def pad_pseudo_poses(samples: Sequence[MultiViewPoseDataSample],
-                     num_persons: int = None) -> List[MultiViewPoseDataSample]:
-    """Pad every sample's pseudo-pose fields to a common person count (in place)."""
-    counts = [s.pseudo_person_mask.shape[-1] for s in samples if 'pseudo_person_mask' in s]
-    if not counts:
-        return list(samples)
-    if num_persons is None:
-        num_persons = max(counts)
-    for s in samples:
-        for name, axis in PSEUDO_FIELDS.items():
-            if name in s:
-                s.set_field(_pad_axis(s.get(name), axis, num_persons), name)
-    return list(samples)

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence
 
+import cv2
 import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
+
 from selfpose3d_mm.geometry import MultiViewCameras
 from selfpose3d_mm.utils import atomic_path
 
 __all__ = ['draw_view', 'montage', 'plot_scene_3d', 'save_image']
+
 
 def _score_colors(scores: np.ndarray) -> list:
     """Scores in [0, 1] → RGB tuples (red = low, green = high)."""
@@ -32,7 +36,6 @@ def draw_skeleton(img: np.ndarray, pose: np.ndarray, limb_ok, joint_ok, limbs,
     """Draw one (J, 2) pose into ``img`` in place, anti-aliased at sub-pixel positions:
     the limbs (a, b) of ``limbs`` where ``limb_ok``, then the joints where ``joint_ok``
     (discs of ``radius`` px), each in its colour."""
-    import cv2
     for (a, b), good, color in zip(limbs, limb_ok, limb_colors):
         if good:
             cv2.line(img, _fixed(pose[a]), _fixed(pose[b]), color, line_width, cv2.LINE_AA,
@@ -45,7 +48,6 @@ def draw_skeleton(img: np.ndarray, pose: np.ndarray, limb_ok, joint_ok, limbs,
 
 def put_title(img: np.ndarray, title: str, scale: float) -> None:
     """The view's title, top left, in place (nothing for an empty title)."""
-    import cv2
     if title:
         cv2.putText(img, title, (6, 6 + int(28 * scale)), cv2.FONT_HERSHEY_SIMPLEX,
                     max(0.4, scale), (255, 255, 0), 1, cv2.LINE_AA)
@@ -70,7 +72,6 @@ def draw_view(image: Optional[np.ndarray], image_size: Sequence[float],
     Returns:
         (h, w, 3) RGB uint8.
     """
-    import cv2
     W, H = int(image_size[0]), int(image_size[1])
     if image is None:
         image = np.full((H, W, 3), 60, np.uint8)
@@ -115,7 +116,6 @@ def montage(images: List[np.ndarray], cols: int = 3, pad: int = 4) -> np.ndarray
 
 def save_image(image: np.ndarray, path: str):
     """Write an RGB image atomically (temporary file + rename)."""
-    import cv2
     with atomic_path(path) as tmp:
         if not cv2.imwrite(tmp, image[..., ::-1]):
             raise IOError(f'cannot write {path}')
@@ -134,7 +134,6 @@ def plot_scene_3d(cameras: MultiViewCameras, skeleton: Sequence[Sequence[int]],
         (h, w, 3) RGB uint8 picture.
     """
     matplotlib.use('Agg', force=False)
-    import matplotlib.pyplot as plt
     fig = plt.figure(figsize=(8, 7), dpi=dpi)
     ax = fig.add_subplot(111, projection='3d')
     limbs = np.asarray(skeleton, int).reshape(-1, 2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
 
+import cv2
 import matplotlib
 import numpy as np
 import torch
@@ -67,7 +68,6 @@ def draw_poses_view(image: Optional[np.ndarray], image_size: Sequence[float],
     Returns:
         (round(H·scale), round(W·scale), 3) RGB uint8.
     """
-    import cv2
     W, H = int(image_size[0]), int(image_size[1])
     if image is None:
         image = np.full((H, W, 3), 60, np.uint8)
@@ -120,7 +120,6 @@ def draw_prediction_views(cameras: MultiViewCameras, images: Optional[Sequence],
 def compose_frame(views: np.ndarray, scene: np.ndarray) -> np.ndarray:
     """The views montage and the 3D scene side by side (scene scaled to the montage's
     height), e.g. one frame of a video."""
-    import cv2
     h = views.shape[0]
     s = h / scene.shape[0]
     scene = cv2.resize(scene, (max(1, int(round(scene.shape[1] * s))), h),

@@ -3,6 +3,7 @@
 file), and the custom-rig config built on it."""
 import copy
 import json
+import logging
 from pathlib import Path
 
 import cv2
@@ -10,15 +11,15 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS, TRANSFORMS
 
-from selfpose3d_mm.datasets import (CustomRigDataset, PseudoLabelError, multiview_collate)
+from selfpose3d_mm.datasets import CustomRigDataset, multiview_collate
 from selfpose3d_mm.datasets.synthetic.body import PeopleSequence
 from selfpose3d_mm.datasets.synthetic.rig import make_ring_rig
-from selfpose3d_mm.geometry import save_rig
-from selfpose3d_mm.geometry.rig_file import world_axes
-from tests.test_datasets.test_capture_space import write_pseudo_labels
+from selfpose3d_mm.io import PseudoLabelError, save_rig, world_axes
+from tests.test_apis.test_capture_space import write_pseudo_labels
 
 ROOT = Path(__file__).resolve().parents[2]
 FRAMES = list(range(12))
@@ -204,7 +205,8 @@ def test_videos_are_decoded_in_the_dataset(studio):
     assert [abs(int(i[..., 0].mean()) - 180) <= 6 for i in img] == [True] * 3  # RGB
     assert abs(int(img[2][..., 2].mean()) - 120) <= 6
     import pickle
-    assert pickle.loads(pickle.dumps(ds))._readers == {}  # workers open their own
+    assert ds.videos.open_readers == 3
+    assert pickle.loads(pickle.dumps(ds)).videos.open_readers == 0  # workers open theirs
     heatmap_mode = CustomRigDataset(
         calibration=studio['calib'], pseudo_labels=studio['labels'], with_images=False,
         videos=str(root / '{view}.avi'), space_center=(0.0, 0.0, 800.0),
@@ -212,32 +214,41 @@ def test_videos_are_decoded_in_the_dataset(studio):
     assert 'img' not in heatmap_mode.get_data_info(0)
 
 
-def test_space_is_estimated_and_gt_frames_in_test_mode(studio):
+def test_space_is_the_root_cube_unless_given_and_gt_frames_in_test_mode(studio):
+    cube = dict(space_center=(0.0, 0.0, 800.0), space_size=(2000.0, 2000.0, 2000.0))
     ds = CustomRigDataset(calibration=studio['calib'], pseudo_labels=studio['labels'],
-                          gt_3d=studio['gt'], test_mode=True,
-                          root_cube_space=dict(space_center=(0.0, 0.0, 800.0),
-                                               space_size=(2000.0, 2000.0, 2000.0)))
+                          gt_3d=studio['gt'], test_mode=True, root_cube_space=cube)
     assert [d['frame'] for d in ds.data_list] == FRAMES[:6]  # the GT's frames
-    est = ds.space_estimate
-    assert est['method'] == 'cameras+poses'
-    assert ds.space_center == est['space_center'] and ds.space_size == est['space_size']
-    c, s = np.array(ds.space_center), np.array(ds.space_size)
-    roots = studio['joints'][:6, :, 2]
-    assert ((roots >= c - s / 2) & (roots <= c + s / 2)).all()
-    assert ds.get_data_info(0)['space_center'] == est['space_center']
+    assert ds.space_center == cube['space_center'] and ds.space_size == cube['space_size']
+    assert ds.get_data_info(0)['space_center'] == cube['space_center']
     with pytest.raises(ValueError, match='both space_center and space_size'):
         CustomRigDataset(calibration=studio['calib'], pseudo_labels=studio['labels'],
                          space_center=(0.0, 0.0, 800.0))
+    with pytest.raises(ValueError, match=r'no capture space.*tools/estimate_space\.py'):
+        CustomRigDataset(calibration=studio['calib'], pseudo_labels=studio['labels'])
+    # a given space that sticks out of the root cube: a warning with the lines to paste
+    messages = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        CustomRigDataset(calibration=studio['calib'], pseudo_labels=studio['labels'],
+                         space_center=(0.0, 0.0, 800.0), space_size=(4000.0, 4000.0, 2000.0),
+                         root_cube_space=cube)
+    finally:
+        logger.removeHandler(handler)
+    assert any('does not contain' in m and 'space_size = (4000.0' in m for m in messages)
 
 
 def test_config_builds_on_a_generated_rig(studio):
     init_default_scope('mmpose')
     cfg = Config.fromfile(str(ROOT / 'configs' / 'selfpose3d_custom_rig.py'))
-    assert cfg.train_dataloader.dataset.space_center is None  # left to the estimate
+    assert cfg.train_dataloader.dataset.space_center is None  # the root cube's
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     ds_cfg.data_root = str(studio['root'])  # calibration.json, pseudo_labels.json there
     ds = DATASETS.build(ds_cfg)
-    assert len(ds) == 12 and ds.space_estimate['method'] == 'cameras+poses'
+    assert len(ds) == 12 and ds.space_center == tuple(cfg.root_cube['space_center'])
     batch = multiview_collate([ds[0], ds[1]])
     assert batch['inputs'].shape == (2, 3, 3, 0)  # heatmap-input mode, 3 view-sets
     s = batch['data_samples'][0]

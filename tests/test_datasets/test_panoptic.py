@@ -13,13 +13,12 @@ import torch
 from mmengine.config import Config
 from mmpose.registry import DATASETS, MODELS
 
-from selfpose3d_mm.datasets import multiview_collate, panoptic, save_pseudo_labels
-from selfpose3d_mm.datasets.joint_mappings import (COCO17_NAMES, PANOPTIC15_NAMES,
-                                                   coco17_to_panoptic15)
-from selfpose3d_mm.datasets.panoptic import BODY_DIR, load_panoptic_bodies
-from selfpose3d_mm.datasets.pseudo_labels import PseudoLabelError
+from selfpose3d_mm.datasets import multiview_collate, panoptic
+from selfpose3d_mm.datasets.panoptic import BODY_DIR
 from selfpose3d_mm.evaluation import MultiViewPoseAPMetric
-from selfpose3d_mm.geometry import CalibrationError
+from selfpose3d_mm.io import (CalibrationError, PseudoLabelError, load_panoptic_bodies,
+                              save_pseudo_labels)
+from selfpose3d_mm.skeleton import COCO17_NAMES, PANOPTIC15_NAMES, coco17_to_panoptic15
 
 from ..conftest import fixture_path
 

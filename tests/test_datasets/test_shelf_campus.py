@@ -14,13 +14,12 @@ from mmpose.registry import METRICS, MODELS
 
 from selfpose3d_mm.datasets import (ShelfCampusDataset, ShelfCampusSyntheticDataset,
                                     multiview_collate)
-from selfpose3d_mm.datasets.joint_mappings import COCO17_NAMES
-from selfpose3d_mm.datasets.shelf_campus import (AMPLITUDE_DEFAULTS, ShelfCampusFileError,
-                                                 build_pose_source,
-                                                 detections_to_panoptic15, joint_amplitudes,
-                                                 load_actors_gt, load_pose_bank,
-                                                 load_predicted_poses)
-from selfpose3d_mm.datasets.shelf_campus.placement import _iou, _xy_boxes
+from selfpose3d_mm.datasets.shelf_campus import (AMPLITUDE_DEFAULTS, build_pose_source,
+                                                 joint_amplitudes)
+from selfpose3d_mm.datasets.shelf_campus.placement import box_iou, xy_boxes
+from selfpose3d_mm.io import (ShelfCampusFileError, detections_to_panoptic15,
+                              load_actors_gt, load_pose_bank, load_predicted_poses)
+from selfpose3d_mm.skeleton import COCO17_NAMES
 
 from ..conftest import fixture_path
 
@@ -176,8 +175,8 @@ def test_synthetic_people_in_space_and_projections_match_cameras(dataset):
         roots = gt[:, 2]
         assert ((roots >= lo) & (roots <= hi)).all()
         assert gt[..., 2].min() > -100 and gt[..., 2].max() < 2300  # on the floor, mm
-        boxes = _xy_boxes(gt, info['gt_keypoints_3d_visible'])
-        iou = _iou(boxes, boxes)
+        boxes = xy_boxes(gt, info['gt_keypoints_3d_visible'])
+        iou = box_iou(boxes, boxes)
         assert (iou[~np.eye(len(gt), dtype=bool)] < 0.01).all()
         uv = ds.cameras.project(torch.from_numpy(gt.reshape(-1, 3))).numpy().reshape(
             ds.cameras.num_views, len(gt), 15, 2)

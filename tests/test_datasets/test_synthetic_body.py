@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from selfpose3d_mm.datasets.synthetic.body import (BODY_DEFAULTS, PANOPTIC15_LIMBS,
-                                                   PeopleSequence)
+from selfpose3d_mm.datasets.synthetic.body import BODY_DEFAULTS, PeopleSequence
 from selfpose3d_mm.datasets.synthetic.motion import ActivityWarp, WanderPaths
+from selfpose3d_mm.skeleton import PANOPTIC15_LIMBS
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / 'shared' / 'fixtures'
 CENTER, SIZE = (0.0, -500.0, 800.0), (8000.0, 8000.0, 2000.0)

@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from selfpose3d_mm.datasets.synthetic.pseudo2d import (PANOPTIC15_FLIP_PAIRS,
-                                                      PANOPTIC15_LIMBS,
-                                                      PSEUDO2D_DEFAULTS, PSEUDO2D_PERFECT,
+from selfpose3d_mm.datasets.synthetic.pseudo2d import (PSEUDO2D_DEFAULTS, PSEUDO2D_PERFECT,
                                                       compute_occlusion, limb_radii,
                                                       simulate_pseudo_2d)
+from selfpose3d_mm.skeleton import PANOPTIC15_FLIP_PAIRS, PANOPTIC15_LIMBS
 
 F = 1400.0
 SIZE = (1920, 1080)

@@ -6,6 +6,7 @@ import torch
 from mmpose.registry import TRANSFORMS
 
 from selfpose3d_mm.datasets import multiview_collate
+from selfpose3d_mm.models import MultiViewDataPreprocessor
 from selfpose3d_mm.geometry import apply_affine
 
 INPUT = (320, 192)
@@ -107,7 +108,7 @@ def test_photometric_only_touches_augmented_sets(ring_rig):
     assert np.array_equal(res['pseudo_keypoints'], kp_before)
 
 
-def test_pack_and_collate_pad_person_counts(ring_rig):
+def test_pack_collate_and_batch_pad_person_counts(ring_rig):
     samples = []
     for people in (((2, 0), (1, 0)), ((4, 0), (0, 0))):
         res = _results(ring_rig, with_images=False, people=people)
@@ -119,12 +120,15 @@ def test_pack_and_collate_pad_person_counts(ring_rig):
     ds = samples[0]['data_samples']
     assert ds.affines.shape == (1, ring_rig.num_views, 2, 3)
     assert ds.gt_instances.keypoints_3d.shape == (2, 15, 3)
-    batch = multiview_collate(samples)
-    assert batch['inputs'].shape == (2, 1, ring_rig.num_views, 0)
-    kps = torch.stack([d.pseudo_keypoints for d in batch['data_samples']])
-    masks = torch.stack([d.pseudo_person_mask for d in batch['data_samples']])
-    assert kps.shape == (2, 1, ring_rig.num_views, 4, 15, 2)
-    assert masks.sum(-1).tolist() == [[2, 1, 2, 1, 2], [4, 0, 4, 0, 4]]
+    collated = multiview_collate(samples)
+    assert collated['inputs'].shape == (2, 1, ring_rig.num_views, 0)
+    # the data preprocessor pads the person axis once, over the batch
+    batch = MultiViewDataPreprocessor()(collated, training=False)['inputs']
+    assert batch.pseudo.keypoints.shape == (2, 1, ring_rig.num_views, 4, 15, 3)
+    assert batch.pseudo.person_mask.sum(-1).tolist() == [[2, 1, 2, 1, 2], [4, 0, 4, 0, 4]]
+    assert not batch.pseudo.visible[0, :, :, 2:].any()  # padding is never visible
+    kp = batch.pseudo.keypoints[0, 0, :, :2, :, :2]  # the unpadded part is unchanged
+    assert torch.equal(kp, samples[0]['data_samples'].pseudo_keypoints[0, :, :2])
 
 
 def test_collate_rejects_mixed_inputs(ring_rig):

@@ -29,23 +29,23 @@ class Probe(Hook):
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         m = runner.model
         self.log[runner.epoch] = dict(
-            losses=dict(m.loss_weights), labels=m.label_set,
+            losses=dict(m.objective.active), labels=m.objective.label_set,
             lr=runner.optim_wrapper.param_groups[0]['lr'],
             root_grad=all(p.requires_grad for p in m.root_head.parameters()),
             pose_grad=all(p.requires_grad for p in m.pose_head.parameters()),
-            attn_grad=all(p.requires_grad for p in m.attention_net.parameters()),
+            attn_grad=all(p.requires_grad for p in m.objective.attention_net.parameters()),
             root_training=m.root_head.training, pose_training=m.pose_head.training)
 
 
 def _cfg(work_dir, stages=STAGES):
     pipeline = [dict(type='MultiViewRandomAffinePair', input_size=(160, 96)),
-                dict(type='MultiViewAffine'), dict(type='PackMultiViewInputs')]
+                dict(type='MultiViewAffine'), dict(type='PackMultiViewInputs', with_gt=False)]
     return dict(
         model=dict(type='SelfPose3D', input_size=(160, 96), heatmap_size=(40, 24),
                    root_head=dict(cube_shape=(8, 8, 4), mid_channels=4, threshold=0.0,
                                   max_proposals=2, **SPACE),
                    pose_head=dict(cube_shape=(8, 8, 8), mid_channels=4),
-                   attention_net=dict(depth=18)),
+                   objective=dict(type='SelfPose3dObjective', attention_net=dict(depth=18))),
         work_dir=str(work_dir),
         train_dataloader=dict(
             batch_size=1, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),

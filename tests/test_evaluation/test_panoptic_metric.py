@@ -106,13 +106,17 @@ def test_equal_scores_keep_dataset_order():
 def test_empty_frames():
     a, b, c = person(0), person(2000), person(4000)
     samples = [
-        frame(np.zeros((0, J, 3)), [a], [0.9]),             # no GT: an FP
+        frame(np.zeros((0, J, 3)), [a], [0.9]),             # no GT: skipped / an FP
         frame([a, b], np.zeros((0, J, 3)), np.zeros(0)),    # no predictions: 2 misses
         frame([c], [c], [0.8]),                             # a TP
         frame([a]),                                         # no pred_instances: a miss
     ]
-    # 4 GT; FP (0.9), TP (0.8): recall 0, 1/4; precision 0, 1/2 -> AP = 1/4 * 1/2.
+    # Default (skip): 4 GT; TP (0.8) alone: recall 1/4 at precision 1 -> AP = 1/4.
     m = run(samples)
+    assert_aps(m, [25.0] * 6)
+    assert m['MPJPE'] == 0.0 and m['Recall@500'] == pytest.approx(25.0)
+    # 'false_positive': FP (0.9), TP (0.8): recall 0, 1/4; precision 0, 1/2 -> 1/8.
+    m = run(samples, empty_gt_frames='false_positive')
     assert_aps(m, [12.5] * 6)
     assert m['MPJPE'] == 0.0 and m['Recall@500'] == pytest.approx(25.0)
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
-from selfpose3d_mm.datasets.joint_mappings import coco17_to_shelf14, panoptic15_to_shelf14
+from selfpose3d_mm.skeleton import coco17_to_shelf14, panoptic15_to_shelf14
 from selfpose3d_mm.evaluation.functional.pcp import (PCP_BONE_GROUPS, pcp_part_endpoints,
                                                      pcp_parts)
 from selfpose3d_mm.evaluation.metrics.pcp_metric import PCPMetric

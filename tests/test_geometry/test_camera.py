@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from selfpose3d_mm.geometry import (CalibrationError, MultiViewCameras, load_cameras,
-                                    load_opencv_yaml, load_panoptic_calibration,
-                                    load_shelf_campus_calibration, panoptic_points_to_world,
-                                    save_opencv_yaml)
+from selfpose3d_mm.geometry import MultiViewCameras
+from selfpose3d_mm.io import (CalibrationError, load_cameras, load_opencv_yaml,
+                              load_panoptic_calibration, load_shelf_campus_calibration,
+                              panoptic_points_to_world, save_opencv_yaml)
 
 from ..conftest import fixture_path
 

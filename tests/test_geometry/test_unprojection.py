@@ -31,7 +31,7 @@ def test_unprojected_point_peaks_at_the_point(ring_rig, shape):
     points = torch.tensor([[[1234.0, -1777.0, 950.0]], [[-2500.0, 1100.0, 400.0]]])
     hm, A = _render_points(ring_rig, points)
     cache = RootGridCache(center, size, shape)
-    vol = cache.unproject(hm, ring_rig, A)  # (B, 1, X, Y, Z)
+    vol = cache.unproject(hm, ring_rig, A.expand(len(points), -1, -1, -1))  # (B, 1, X, Y, Z)
     grid = make_voxel_grid(torch.tensor(center), size, shape)
     step = voxel_size(size, shape)
     for b in range(points.shape[0]):
@@ -73,23 +73,22 @@ def test_person_cubes_batched_equal_loop(ring_rig):
             assert torch.allclose(vols[b, n], ref, atol=1e-5)
 
 
-def test_root_grid_cache_hits_and_invalidates(ring_rig):
+def test_root_grid_cache_hits_under_its_key_and_matches_the_uncached_grid(ring_rig):
     cache = RootGridCache((0.0, -500.0, 800.0), (8000.0, 8000.0, 2000.0), (16, 16, 4))
     hm = torch.rand(2, ring_rig.num_views, 1, *HEATMAP[::-1])
-    A = _affines(ring_rig)
-    v1 = cache.unproject(hm, ring_rig, A)
-    v2 = cache.unproject(hm, ring_rig, A)
-    assert cache.misses == 1 and cache.hits == 3  # one computation for 4 frame look-ups
+    A = _affines(ring_rig).expand(2, -1, -1, -1)
+    v1 = cache.unproject(hm, ring_rig, A, key='rig0|set0')
+    v2 = cache.unproject(hm, ring_rig, A, key='rig0|set0')
+    assert cache.misses == 1 and cache.hits == 1  # one computation for the whole batch
     assert torch.equal(v1, v2)
-    fresh = cache.unproject(hm, ring_rig, A, use_cache=False)
-    assert torch.allclose(fresh, v1, atol=1e-6)
-    moved = ring_rig.select_views([1, 2, 3, 4, 0])  # a different rig → recomputed
-    cache.unproject(hm, moved, A)
-    assert cache.misses == 2
-    A2 = A.clone()
-    A2[:, 0, 2] += 3.0  # new affines → recomputed
-    v3 = cache.unproject(hm, ring_rig, A2)
-    assert cache.misses == 3 and not torch.equal(v3, v1)
+    fresh = cache.unproject(hm, ring_rig, A)  # no key: computed, not cached
+    assert torch.allclose(fresh, v1, atol=1e-6) and cache.misses == 1
+    moved = ring_rig.select_views([1, 2, 3, 4, 0])  # another rig has another key
+    v3 = cache.unproject(hm, moved, A, key='rig1|set0')
+    assert cache.misses == 2 and torch.allclose(v3, cache.unproject(hm, moved, A), atol=1e-6)
+    batched = ring_rig.expand(2)  # per-frame rigs are never cached, key or not
+    cache.unproject(hm, batched, A, key='rig0|set0')
+    assert cache.misses == 2 and cache.hits == 1
 
 
 def test_gradients_reach_heatmaps(ring_rig):

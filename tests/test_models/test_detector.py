@@ -53,7 +53,8 @@ def _model():
         type='SelfPose3D', input_size=(320, 192), heatmap_size=(80, 48),
         root_channels='all',
         root_head=dict(cube_shape=(16, 16, 8), mid_channels=8, threshold=0.0, **SPACE),
-        pose_head=dict(cube_shape=(8, 8, 8), mid_channels=8)))
+        pose_head=dict(cube_shape=(8, 8, 8), mid_channels=8),
+        objective=dict(type='VoxelPoseObjective')))
 
 
 def test_supervised_loss_falls_and_predict_shapes():
@@ -79,3 +80,25 @@ def test_supervised_loss_falls_and_predict_shapes():
     assert p.keypoints_3d.shape[1:] == (15, 3) and len(p.scores) == len(p.keypoints_3d)
     raw = model(**model.data_preprocessor(_batch(), False), mode='tensor')
     assert raw['root_volume'].shape == (2, 16, 16, 8)
+
+
+def test_the_batch_is_built_once_with_a_shared_rig_and_cached_root_grid():
+    model = _model()
+    batch = model.data_preprocessor(_batch(), training=True)['inputs']
+    assert batch.shared_rig and batch.rig_id.startswith('SyntheticMultiViewDataset:')
+    assert batch.affines.shape == (2, 1, 5, 2, 3) and batch.gt.keypoints.shape[-2:] == (15, 3)
+    assert batch.pseudo.keypoints.shape[:3] == (2, 1, 5) and batch.pseudo.keypoints.shape[-1] == 3
+    assert batch.grid_keys[0] is not None  # x0 is the same resize in every frame
+    again = model.data_preprocessor(_batch(), training=False)['inputs']
+    assert again.cameras is batch.cameras  # the rig's device copy is kept, not rebuilt
+    assert again.gt is None  # evaluation batches never carry GT (the metric reads samples)
+    model.eval()
+    with torch.no_grad():
+        model(again, mode='tensor')
+        model(again, mode='tensor')
+    assert model.root_grid.misses == 1 and model.root_grid.hits == 1
+    # the batch's pseudo poses are the samples' input-pixel poses in heatmap pixels
+    raw = _batch()['data_samples'][0]
+    P = raw.pseudo_keypoints.shape[2]
+    expect = raw.pseudo_keypoints[0] * torch.tensor([80 / 320, 48 / 192])
+    assert torch.allclose(batch.pseudo.keypoints[0, 0, :, :P, :, :2], expect, atol=1e-4)

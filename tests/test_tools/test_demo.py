@@ -18,10 +18,10 @@ from mmengine.config import Config
 from mmengine.structures import InstanceData
 from mmpose.registry import DATASETS
 
-from selfpose3d_mm.apis import (HeatmapInputError, MultiViewPoseInferencer,
-                                load_predictions)
-from selfpose3d_mm.datasets import multiview_collate, save_pseudo_labels
-from selfpose3d_mm.geometry import MultiViewCameras, load_rig, save_rig
+from selfpose3d_mm.apis import HeatmapInputError, MultiViewPoseInferencer
+from selfpose3d_mm.datasets import multiview_collate
+from selfpose3d_mm.geometry import MultiViewCameras
+from selfpose3d_mm.io import load_predictions, load_rig, save_pseudo_labels, save_rig
 from selfpose3d_mm.visualization import person_colors
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from selfpose3d_mm.datasets.joint_mappings import coco17_to_panoptic15
-from selfpose3d_mm.datasets.pseudo_labels import PseudoLabelError, load_pseudo_labels
+from selfpose3d_mm.datasets import frame_pseudo_poses
+from selfpose3d_mm.io import PseudoLabelError, load_pseudo_labels
+from selfpose3d_mm.skeleton import coco17_to_panoptic15
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / 'tests' / 'data' / 'pseudo_label'
@@ -188,7 +189,7 @@ def test_corrupt_journal_line_before_the_end_is_an_error(tmp_path):
 def test_frame_gives_panoptic15(reference):
     labels = load_pseudo_labels(str(reference[1]), num_joints=15)
     for key in KEYS:
-        kps, scores, box_scores = labels.frame(key)
+        kps, scores, box_scores = frame_pseudo_poses(labels, key)
         assert len(kps) == 3
         for c, e in enumerate(labels.frames[key]):
             kp = e['keypoints']
@@ -209,7 +210,7 @@ def test_custom_rig_reads_the_file(reference, tmp_path):
 
     from selfpose3d_mm.apis.pseudo_labeling import build_unlabelled_dataset
     from selfpose3d_mm.datasets import CustomRigDataset
-    from selfpose3d_mm.geometry import save_rig
+    from selfpose3d_mm.io import save_rig
     synth, _ = build_unlabelled_dataset(Config.fromfile(DATA / 'synthetic_tiny.py'))
     save_rig(str(tmp_path / 'calibration.json'), synth.cameras)
     for f in range(3):

@@ -1,4 +1,4 @@
-# CMU Panoptic, VoxelPose's protocol (REFERENCE.md 4.1): 5 HD cameras, body files sampled
+# CMU Panoptic, VoxelPose's protocol (docs/method.md#panoptic): 5 HD cameras, body files sampled
 # every 3rd (train) / 12th (validation) file, images at 960 x 512 input.
 #   <data_root>/<sequence>/calibration_<sequence>.json
 #   <data_root>/<sequence>/hdPose3d_stage1_coco19/body3DScene_%08d.json

@@ -21,11 +21,12 @@ world = dict(
     with_images=False,
 )
 
-train_pipeline = [
+# self-supervised training: x0 + two random affine view-sets, no 3D GT in the samples
+selfsup_train_pipeline = [
     dict(type='MultiViewRandomAffinePair', input_size=input_size, rot_factor=45.0,
          scale_range=(0.1, 0.35)),
     dict(type='MultiViewAffine'),
-    dict(type='PackMultiViewInputs'),
+    dict(type='PackMultiViewInputs', with_gt=False),
 ]
 test_pipeline = [
     dict(type='MultiViewResize', input_size=input_size),
@@ -40,7 +41,7 @@ train_dataloader = dict(
     sampler=dict(type='DefaultSampler', shuffle=True),
     collate_fn=dict(type='multiview_collate'),
     dataset=dict(**world, split='train', seed=0, num_samples=2000,
-                 pipeline=train_pipeline))
+                 pipeline=selfsup_train_pipeline))
 val_dataloader = dict(
     batch_size=2,
     num_workers=1,

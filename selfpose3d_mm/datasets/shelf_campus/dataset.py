@@ -10,10 +10,10 @@ import numpy as np
 from mmengine.logging import print_log
 from mmpose.registry import DATASETS
 
-from selfpose3d_mm.geometry import load_shelf_campus_calibration
+from selfpose3d_mm.io import (detections_to_panoptic15, load_actors_gt, load_detections,
+                              load_shelf_campus_calibration)
 from ..base_multiview import BaseMultiViewDataset
-from .io import (dataset_defaults, detections_to_panoptic15, load_actors_gt,
-                 load_detections, resolve)
+from .defaults import dataset_defaults, resolve
 
 __all__ = ['ShelfCampusDataset']
 

@@ -1,6 +1,7 @@
-"""VoxelPose's synthetic-training draws for Shelf / Campus (REFERENCE.md §4.2): people
-placed at random in the space with the IoU rejection, rotated about the vertical, and the
-amplitude perturbations of the per-joint 2D evidence."""
+"""VoxelPose's synthetic-training draws for Shelf / Campus
+(docs/method.md#shelf-and-campus): people placed at random in the space with the IoU
+rejection, rotated about the vertical, and the amplitude perturbations of the per-joint
+2D evidence."""
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -9,11 +10,14 @@ import numpy as np
 import torch
 
 from selfpose3d_mm.geometry import MultiViewCameras
+from selfpose3d_mm.skeleton import PANOPTIC15_NAMES, PANOPTIC15_ROOT_INDEX, side_pair
 
-__all__ = ['PLACEMENT_DEFAULTS', 'AMPLITUDE_DEFAULTS', 'place_people', 'joint_amplitudes']
+__all__ = ['PLACEMENT_DEFAULTS', 'AMPLITUDE_DEFAULTS', 'place_people', 'joint_amplitudes',
+           'xy_boxes', 'box_iou']
 
-# Panoptic-15 joints of the perturbation groups
-_ELBOWS, _KNEES, _WRISTS, _ANKLES = (4, 10), (7, 13), (5, 11), (8, 14)
+# Panoptic-15 joints of the perturbation groups: (4, 10), (7, 13), (5, 11), (8, 14)
+_ELBOWS, _KNEES, _WRISTS, _ANKLES = (side_pair(PANOPTIC15_NAMES, part)
+                                     for part in ('elbow', 'knee', 'wrist', 'ankle'))
 
 PLACEMENT_DEFAULTS = dict(
     shelf=dict(
@@ -61,7 +65,7 @@ def _rot_z(theta: np.ndarray) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
-def _xy_boxes(poses: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def xy_boxes(poses: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """(N, J, 3) poses → (N, 4) xy boxes (x0, y0, x1, y1) over the valid joints."""
     xy = poses[..., :2]
     v = valid[..., None]
@@ -70,7 +74,7 @@ def _xy_boxes(poses: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.concatenate([lo, hi], -1)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of boxes (T, 4) × (K, 4) → (T, K)."""
     lo = np.maximum(a[:, None, :2], b[None, :, :2])
     hi = np.minimum(a[:, None, 2:], b[None, :, 2:])
@@ -83,7 +87,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def place_people(rng: np.random.Generator, poses: np.ndarray, valid: np.ndarray,
                  num: int, cfg: dict, space_center, space_size,
                  cameras: Optional[MultiViewCameras] = None,
-                 root_index: int = 2) -> Tuple[np.ndarray, np.ndarray]:
+                 root_index: int = PANOPTIC15_ROOT_INDEX) -> Tuple[np.ndarray, np.ndarray]:
     """Place up to ``num`` poses drawn from a source (VoxelPose's protocol).
 
     Each person: a random source pose, rotated about the vertical through its root by
@@ -122,8 +126,8 @@ def place_people(rng: np.random.Generator, poses: np.ndarray, valid: np.ndarray,
         cand_roots = np.column_stack([xy, np.full(T, root[2])])      # (T, 3)
         ok = (np.abs(cand_roots - c) <= s / 2).all(-1)
         if k:
-            box = _xy_boxes(p[None, :, :2] + xy[:, None], valid[i][None])
-            ok &= _iou(box, np.asarray(boxes)).max(-1) < cfg['iou_threshold']
+            box = xy_boxes(p[None, :, :2] + xy[:, None], valid[i][None])
+            ok &= box_iou(box, np.asarray(boxes)).max(-1) < cfg['iou_threshold']
         if cfg['min_views'] > 0:
             if cameras is None:
                 raise ValueError('place_people: min_views > 0 needs the cameras')
@@ -139,7 +143,7 @@ def place_people(rng: np.random.Generator, poses: np.ndarray, valid: np.ndarray,
         placed = p + cand_roots[hit[0]]
         out.append(placed)
         out_valid.append(valid[i])
-        boxes.append(_xy_boxes(placed[None], valid[i][None])[0])
+        boxes.append(xy_boxes(placed[None], valid[i][None])[0])
         roots.append(cand_roots[hit[0], :2])
     J = poses.shape[1]
     if not out:

@@ -23,8 +23,8 @@ from typing import Tuple
 
 import numpy as np
 
+from selfpose3d_mm.io import load_pose_bank, load_predicted_poses
 from ..synthetic.body import PeopleSequence
-from .io import load_pose_bank, load_predicted_poses
 
 __all__ = ['build_pose_source', 'GENERATOR_DEFAULTS']
 

@@ -9,10 +9,10 @@ import numpy as np
 import torch
 from mmpose.registry import DATASETS
 
-from selfpose3d_mm.geometry import load_shelf_campus_calibration
-from ..base_multiview import BaseMultiViewDataset
+from selfpose3d_mm.io import load_shelf_campus_calibration
 from selfpose3d_mm.utils import merge_knobs
-from .io import dataset_defaults, resolve
+from ..base_multiview import BaseMultiViewDataset
+from .defaults import dataset_defaults, resolve
 from .placement import AMPLITUDE_DEFAULTS, PLACEMENT_DEFAULTS, joint_amplitudes, place_people
 from .poses import build_pose_source
 

@@ -19,18 +19,20 @@ from typing import Sequence
 
 import numpy as np
 
+from selfpose3d_mm.skeleton import PANOPTIC15_NAMES, PANOPTIC15_ROOT_INDEX, side_pair
 from selfpose3d_mm.utils import merge_knobs
 from .motion import (ActivityWarp, SmoothNoise, WanderPaths, place_anchors, soft_clip,
                      soft_floor, switch, to_unit)
 
-__all__ = ['BODY_DEFAULTS', 'BONE_NAMES', 'PANOPTIC15_LIMBS', 'JOINT_LIMITS_DEG',
-           'PeopleSequence']
+__all__ = ['BODY_DEFAULTS', 'BONE_NAMES', 'JOINT_LIMITS_DEG', 'PeopleSequence']
 
-PANOPTIC15_LIMBS = ((0, 1), (0, 2), (0, 3), (3, 4), (4, 5), (0, 9), (9, 10), (10, 11),
-                    (2, 6), (2, 12), (6, 7), (7, 8), (12, 13), (13, 14))
 BONE_NAMES = ('neck_nose', 'torso', 'shoulder', 'upper_arm', 'forearm', 'hip', 'thigh',
               'shin')
-# limb index -> bone name (the table above)
+# where forward kinematics writes its joints (the root, the mid-hip, is the origin)
+_NECK, _NOSE = PANOPTIC15_NAMES.index('neck'), PANOPTIC15_NAMES.index('nose')
+_LEFT_RIGHT = {part: list(side_pair(PANOPTIC15_NAMES, part))
+               for part in ('shoulder', 'elbow', 'wrist', 'hip', 'knee', 'ankle')}
+# limb index (of selfpose3d_mm.skeleton.PANOPTIC15_LIMBS) -> bone name
 _LIMB_BONE = (0, 1, 2, 3, 4, 2, 3, 4, 5, 5, 6, 7, 6, 7)
 _PAIRED = np.array([False, False, True, True, True, True, True, True])
 
@@ -152,7 +154,8 @@ class PeopleSequence:
 
     Attributes:
         inside: (P_total,) bool, False for the bystanders (which come last).
-        bone_lengths: (P_total, 14) mm, per limb of :data:`PANOPTIC15_LIMBS`.
+        bone_lengths: (P_total, 14) mm, per limb of
+            :data:`selfpose3d_mm.skeleton.PANOPTIC15_LIMBS`.
         heights: (P_total,) mm statures.
         ankle_height: (P_total,) mm height of the lower ankle above the floor.
         anchors: (P_total, 2) mm; wander_radius: (P_total,) mm (roots stay within it).
@@ -314,10 +317,11 @@ class PeopleSequence:
         kf = ang['knee']
         shin = np.stack([-np.sin(kf), np.zeros_like(kf), -np.cos(kf)], -1)
         ankle = knee + np.einsum('tpsij,tpsj->tpsi', Rl, shin) * b[:, :, 7, None]
-        J = np.empty((T, P, 15, 3))
-        J[:, :, 0], J[:, :, 1], J[:, :, 2] = neck, nose, 0.0
-        J[:, :, [3, 9]], J[:, :, [4, 10]], J[:, :, [5, 11]] = shoulder, elbow, wrist
-        J[:, :, [6, 12]], J[:, :, [7, 13]], J[:, :, [8, 14]] = hip, knee, ankle
+        J = np.empty((T, P, len(PANOPTIC15_NAMES), 3))
+        J[:, :, _NECK], J[:, :, _NOSE], J[:, :, PANOPTIC15_ROOT_INDEX] = neck, nose, 0.0
+        for part, x in (('shoulder', shoulder), ('elbow', elbow), ('wrist', wrist),
+                        ('hip', hip), ('knee', knee), ('ankle', ankle)):
+            J[:, :, _LEFT_RIGHT[part]] = x  # x: (T, P, 2 sides, 3)
         # ground contact: a soft minimum (15 mm scale) of the ankles keeps the root height
         # smooth when the support switches legs; the lower ankle ends 0..10 mm above
         # the person's ankle height

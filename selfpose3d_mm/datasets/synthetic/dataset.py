@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from mmpose.registry import DATASETS
 
+from selfpose3d_mm.skeleton import PANOPTIC15_ROOT_INDEX
 from ..base_multiview import BaseMultiViewDataset
 from .body import PeopleSequence
 from .pseudo2d import simulate_pseudo_2d
@@ -128,8 +129,7 @@ class SyntheticMultiViewDataset(BaseMultiViewDataset):
         rng = _rng(self.seed, self.split_id, seq, frame + 1)
         pseudo = simulate_pseudo_2d(rng, uv, depth, sizes, focal, **self.pseudo2d)
         # GT = people whose root (mid-hip) is inside the capture space
-        root_idx = 2
-        inside = people.inside & self._in_space(joints[:, root_idx])
+        inside = people.inside & self._in_space(joints[:, PANOPTIC15_ROOT_INDEX])
         gt = joints[inside].astype(np.float32)
         info.update(
             self._common_info(),

@@ -14,18 +14,15 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from selfpose3d_mm.skeleton import PANOPTIC15_FLIP_PAIRS, PANOPTIC15_LIMBS
 from selfpose3d_mm.utils import merge_knobs
 
-__all__ = ['PANOPTIC15_LIMBS', 'PANOPTIC15_FLIP_PAIRS', 'PANOPTIC15_LIMB_RADII_MM',
+__all__ = ['PANOPTIC15_LIMB_RADII_MM',
            'PSEUDO2D_DEFAULTS', 'PSEUDO2D_PERFECT', 'limb_radii', 'compute_occlusion',
            'simulate_pseudo_2d']
 
-# mmpose ``panoptic_body3d`` (15 joints): 0 neck, 1 nose, 2 mid-hip, 3-5 left arm,
-# 6-8 left leg, 9-11 right arm, 12-14 right leg.
-PANOPTIC15_LIMBS = ((0, 1), (0, 2), (0, 3), (3, 4), (4, 5), (0, 9), (9, 10), (10, 11),
-                    (2, 6), (2, 12), (6, 7), (7, 8), (12, 13), (13, 14))
-PANOPTIC15_FLIP_PAIRS = ((3, 9), (4, 10), (5, 11), (6, 12), (7, 13), (8, 14))
-# Body half-thickness per limb above (head, torso, shoulders, arms, pelvis, legs).
+# Body half-thickness per limb of PANOPTIC15_LIMBS (selfpose3d_mm.skeleton): head, torso,
+# shoulders, arms, pelvis, legs.
 PANOPTIC15_LIMB_RADII_MM = (90.0, 120.0, 80.0, 60.0, 55.0, 80.0, 60.0, 55.0,
                             100.0, 100.0, 85.0, 65.0, 85.0, 65.0)
 _DEFAULT_RADIUS_MM = 80.0  # any other joint set

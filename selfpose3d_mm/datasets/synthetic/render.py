@@ -14,8 +14,9 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
+from selfpose3d_mm.skeleton import PANOPTIC15_LIMBS
 from selfpose3d_mm.utils import merge_knobs
-from .pseudo2d import PANOPTIC15_LIMBS, limb_radii
+from .pseudo2d import limb_radii
 
 __all__ = ['RENDER_DEFAULTS', 'render_background', 'render_views']
 

@@ -6,7 +6,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from selfpose3d_mm.geometry import MultiViewCameras, load_cameras
+from selfpose3d_mm.geometry import MultiViewCameras
+from selfpose3d_mm.io import load_cameras
 from selfpose3d_mm.utils import merge_knobs
 
 __all__ = ['RING_RIG_DEFAULTS', 'make_ring_rig', 'build_rig']
@@ -89,7 +90,7 @@ def build_rig(cfg: Optional[dict], rng: np.random.Generator, space_center,
 
     ``None`` or ``dict(type='ring', **knobs)``: :func:`make_ring_rig`.
     ``dict(type='file', path=..., fmt=None, **loader_kwargs)``: any calibration file
-    :func:`selfpose3d_mm.geometry.load_cameras` reads (Panoptic, Shelf/Campus, OpenCV
+    :func:`selfpose3d_mm.io.load_cameras` reads (Panoptic, Shelf/Campus, OpenCV
     YAML); ``views=[...]`` keeps a subset.
     """
     cfg = dict(cfg or {})

@@ -16,7 +16,8 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmpose.registry import TRANSFORMS
 
-from selfpose3d_mm.geometry import compose_affine, resize_affine, rotation_scale_affine
+from selfpose3d_mm.geometry import (apply_affine, compose_affine, resize_affine,
+                                    rotation_scale_affine)
 
 __all__ = ['MultiViewResize', 'MultiViewRandomAffinePair', 'MultiViewAffine']
 
@@ -165,9 +166,10 @@ class MultiViewAffine(BaseTransform):
             bs = pad_views(results.get('pseudo_bbox_scores',
                                        [np.ones(len(k)) for k in kpts]), (), np.float32)
             mask = pad_views([np.ones(len(k), bool) for k in kpts], (), bool)
-            # (S, C, P, J, 2) = kp @ Aᵀ + b, all sets and views at once
-            kp_s = np.einsum('cpjk,sclk->scpjl', kp.astype(np.float64), A[..., :2]) \
-                + A[:, :, None, None, :, 2]
+            # (S, C, P·J, 2): every set and view at once
+            P = kp.shape[1]
+            kp_s = apply_affine(torch.from_numpy(kp.astype(np.float64)).reshape(1, C, P * J, 2),
+                                torch.from_numpy(A)).reshape(S, C, P, J, 2).numpy()
             inside = ((kp_s >= 0) & (kp_s < np.array([w, h]))).all(-1)
             vis = inside & (sc > self.min_score)[None] & mask[None, :, :, None]
             results['pseudo_keypoints'] = kp_s.astype(np.float32)

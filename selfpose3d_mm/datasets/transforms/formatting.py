@@ -11,8 +11,7 @@ from mmengine.fileio import get
 from mmengine.structures import InstanceData
 from mmpose.registry import TRANSFORMS
 
-from selfpose3d_mm.structures import MultiViewPoseDataSample
-from selfpose3d_mm.structures.multiview_data_sample import PSEUDO_FIELDS
+from selfpose3d_mm.structures import PSEUDO_FIELDS, MultiViewPoseDataSample
 
 __all__ = ['LoadMultiViewImages', 'PackMultiViewInputs']
 
@@ -52,15 +51,28 @@ class PackMultiViewInputs(BaseTransform):
     heatmap-input mode (no images). ``data_samples``: :class:`MultiViewPoseDataSample`.
 
     Args:
+        with_gt: pack the 3D GT (``gt_instances``) — for evaluation and supervised
+            training. Self-supervised training pipelines set False: their samples then
+            carry no GT at all (the model's data preprocessor refuses any that do).
         meta_keys: keys copied into the sample's metainfo when present.
     """
 
-    def __init__(self, meta_keys: Sequence[str] = (
-            'sample_idx', 'frame_id', 'sequence', 'num_views', 'input_size', 'image_sizes',
-            'space_center', 'space_size', 'dataset_name', 'aug_params', 'img_paths')):
+    GT_KEYS = ('gt_keypoints_3d', 'gt_keypoints_3d_visible', 'gt_instance_ids')
+
+    def __init__(self, with_gt: bool = True, meta_keys: Sequence[str] = (
+            'sample_idx', 'frame_id', 'sequence', 'rig_id', 'num_views', 'input_size',
+            'image_sizes', 'space_center', 'space_size', 'dataset_name', 'aug_params',
+            'img_paths')):
+        self.with_gt = bool(with_gt)
         self.meta_keys = tuple(meta_keys)
+        leak = set(self.meta_keys) & set(self.GT_KEYS)
+        if leak:
+            raise ValueError(f'meta_keys must not carry ground truth: {sorted(leak)}')
 
     def transform(self, results: dict) -> dict:
+        if not self.with_gt:
+            for key in self.GT_KEYS:
+                results.pop(key, None)
         affines = torch.as_tensor(np.asarray(results['affines']), dtype=torch.float32)
         S, C = affines.shape[:2]
         if 'imgs' in results:
@@ -94,4 +106,4 @@ class PackMultiViewInputs(BaseTransform):
         return dict(inputs=inputs, data_samples=sample)
 
     def __repr__(self):
-        return f'{self.__class__.__name__}(meta_keys={self.meta_keys})'
+        return f'{self.__class__.__name__}(with_gt={self.with_gt}, meta_keys={self.meta_keys})'

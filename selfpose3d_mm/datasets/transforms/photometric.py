@@ -88,6 +88,7 @@ class MultiViewCutout(BaseTransform):
     def __init__(self, num_holes: Tuple[int, int] = (2, 15),
                  size_range: Tuple[int, int] = (20, 40),
                  fill: Sequence[int] = (125, 122, 113), sets: Sequence[int] = None):
+        # mmdet is needed only by this augmentation (and pseudo labelling): import it here
         from mmdet.datasets.transforms import CutOut
         self.num_holes, self.size_range = tuple(num_holes), tuple(size_range)
         self.fill = tuple(fill)

@@ -1,26 +1,28 @@
 """The training schedule of SelfPose3d as one run: a list of stages in the config.
 
     custom_hooks = [dict(type='TrainingStageHook', stages=[
-        dict(name='root', epochs=1, train=['root_head'],
+        dict(name='root', epochs=1, train=['root_net'],
              losses=dict(loss_root_syn=100.0, loss_root_cons=1.0), lr=1e-4),
-        dict(name='pose_l2', epochs=5, train=['pose_head', 'attention_net'],
+        dict(name='pose_l2', epochs=5, train=['pose_net', 'attention'],
              losses=dict(loss_pose_hm=1.0, loss_attn=0.1), lr=1e-4, lr_steps=[4]),
-        dict(name='pose_l1', epochs=3, train=['pose_head', 'attention_net'],
+        dict(name='pose_l1', epochs=3, train=['pose_net', 'attention'],
              losses=dict(loss_pose_hm=1.0, loss_attn=0.1, loss_pose_l1=0.01), lr=5e-5),
         dict(name='hard', epochs=2, ..., labels='hard'),
     ])]
 
 At the start of every epoch (and before training, so a resumed run lands in the right
 stage) the hook finds the stage that epoch belongs to and sets, on the model, which
-modules train (the rest are frozen: ``requires_grad=False`` and kept in eval mode),
-which losses are on with which weights, and which pseudo-label set is used; and on the
-optimiser, the learning rate (the stage's ``lr`` × ``gamma`` per passed ``lr_steps``,
+modules train (the rest are frozen: ``requires_grad=False`` and kept in eval mode);
+on the model's objective, which of *its own* losses are on with which weights and which
+pseudo-label set is used (a loss the objective does not compute is an error, so a stage
+list can never switch a self-supervised objective to ground truth); and on the optimiser, the learning rate (the stage's ``lr`` × ``gamma`` per passed ``lr_steps``,
 epochs counted from the stage start).
 
 The learning rate is set here rather than by mmengine param schedulers because each stage
 restarts its own schedule, which a run-wide scheduler cannot express; configs using this
 hook declare no ``param_scheduler``. The stage is a pure function of the epoch, so
-``--resume`` needs no extra state.
+``--resume`` needs no extra state. Without this hook (e.g. a child config that replaces
+``custom_hooks``) the objective trains its full loss set with its ``loss_weights``.
 """
 from __future__ import annotations
 
@@ -60,9 +62,10 @@ def _check_stage(i: int, stage: dict) -> dict:
 class TrainingStageHook(Hook):
     """Drives a multi-stage schedule from ``stages`` (see the module docstring).
 
-    Each stage: ``name``, ``epochs``, ``train`` (module names of the model, or group names
-    the model resolves, e.g. ``'heatmap_net_2d'``), ``losses`` (name → weight; losses
-    not listed are off), ``labels`` (``'soft'``/``'hard'``), ``lr`` (None keeps the
+    Each stage: ``name``, ``epochs``, ``train`` (module paths of the model, or group names
+    the model resolves: ``'heatmap_net_2d'``, ``'root_net'``, ``'pose_net'``,
+    ``'attention'``), ``losses`` (the objective's loss names → weight; losses not listed
+    are off), ``labels`` (``'soft'``/``'hard'``), ``lr`` (None keeps the
     optimiser's), ``lr_steps`` (epochs from the stage start) and ``gamma``.
     """
 

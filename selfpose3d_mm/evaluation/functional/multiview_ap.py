@@ -2,6 +2,18 @@
 
 Protocol (one record per prediction, pooled over the whole dataset):
 
+0. Frames without a valid GT person (a GT person is valid when it has at least one
+   visible joint, so padding rows and fully invisible people do not count) are
+   handled by ``empty_gt_frames``:
+
+   - ``'skip'`` (default): the frame is dropped, its predictions and GT contribute
+     nothing to AP, recall or MPJPE. This is VoxelPose's evaluation protocol, which
+     every published CMU Panoptic AP / Recall@500 / MPJPE number uses, so the
+     default reproduces those numbers.
+   - ``'false_positive'``: the stricter count; the frame is kept and each of its
+     predictions is a false positive (step 1 gives it ``mpjpe = inf``).
+
+   Both agree on every frame that has a valid GT person.
 1. Per frame, every prediction gets its MPJPE (mean Euclidean distance in mm over
    the GT's visible joints) to every GT person of that frame and is assigned to the
    GT with the smallest MPJPE (ties: the lowest GT index). Several predictions may be
@@ -16,7 +28,9 @@ Protocol (one record per prediction, pooled over the whole dataset):
 5. Recall@mpjpe_threshold: unique GTs with any record ``mpjpe < threshold`` (no
    score order), over ``total_gt``.
 
-With ``total_gt == 0`` every recall and AP is 0 (nothing can be recalled).
+With ``total_gt == 0`` every recall and AP is 0 (nothing can be recalled) and MPJPE is
+NaN; in particular a dataset whose frames all lack a valid GT person (or no frames at
+all) returns every AP / recall 0.0 and ``MPJPE`` NaN under either ``empty_gt_frames``.
 All AP / recall values returned by :func:`multiview_pose_ap` are percentages.
 """
 from typing import Dict, Optional, Sequence, Tuple
@@ -24,7 +38,56 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 __all__ = ['frame_pose_errors', 'greedy_match', 'voc_average_precision',
-           'collect_records', 'multiview_pose_ap']
+           'collect_records', 'multiview_pose_ap', 'valid_gt_mask',
+           'frame_has_valid_gt', 'check_empty_gt_frames', 'EMPTY_GT_FRAMES']
+
+#: Accepted values of ``empty_gt_frames``; the first is the default (VoxelPose).
+EMPTY_GT_FRAMES = ('skip', 'false_positive')
+
+
+def check_empty_gt_frames(empty_gt_frames: str) -> str:
+    """Validate an ``empty_gt_frames`` option.
+
+    Args:
+        empty_gt_frames (str): ``'skip'`` or ``'false_positive'``.
+
+    Returns:
+        str: the value, unchanged.
+
+    Raises:
+        ValueError: for any other value.
+    """
+    if not isinstance(empty_gt_frames, str) or empty_gt_frames not in EMPTY_GT_FRAMES:
+        raise ValueError(f'empty_gt_frames must be one of {EMPTY_GT_FRAMES}, '
+                         f'got {empty_gt_frames!r}')
+    return empty_gt_frames
+
+
+def _gt_visibility(gt: np.ndarray, gt_visible: Optional[np.ndarray]) -> np.ndarray:
+    """(G, J) bool visibility of ``gt`` (G, J, 3); None means all visible."""
+    num_gt = len(gt)
+    num_joints = gt.shape[1] if gt.ndim == 3 else 0
+    if gt_visible is None:
+        return np.ones((num_gt, num_joints), dtype=bool)
+    return np.asarray(gt_visible).reshape(num_gt, num_joints).astype(bool)
+
+
+def valid_gt_mask(gt: np.ndarray, gt_visible: Optional[np.ndarray] = None) -> np.ndarray:
+    """GT persons that count: at least one visible joint (the ``total_gt`` rule).
+
+    Args:
+        gt (np.ndarray): (G, J, 3) GT joints.
+        gt_visible (np.ndarray, optional): (G, J) bool; None means all visible.
+
+    Returns:
+        np.ndarray: (G,) bool.
+    """
+    return _gt_visibility(np.asarray(gt), gt_visible).sum(-1) > 0
+
+
+def frame_has_valid_gt(frame: dict) -> bool:
+    """Whether a frame (as for :func:`collect_records`) has a valid GT person."""
+    return bool(valid_gt_mask(frame['gt'], frame.get('gt_visible')).any())
 
 
 def frame_pose_errors(pred: np.ndarray, gt: np.ndarray,
@@ -44,11 +107,8 @@ def frame_pose_errors(pred: np.ndarray, gt: np.ndarray,
     """
     pred = np.asarray(pred, dtype=np.float64)
     gt = np.asarray(gt, dtype=np.float64)
-    num_pred, num_gt = len(pred), len(gt)
-    num_joints = gt.shape[1] if gt.ndim == 3 else 0
-    if gt_visible is None:
-        gt_visible = np.ones((num_gt, num_joints), dtype=bool)
-    gt_visible = np.asarray(gt_visible).reshape(num_gt, num_joints).astype(bool)
+    num_pred = len(pred)
+    gt_visible = _gt_visibility(gt, gt_visible)     # same rule as valid_gt_mask
     num_vis = gt_visible.sum(-1)
     valid_gt = num_vis > 0
     if num_pred == 0 or not valid_gt.any():
@@ -126,6 +186,9 @@ def collect_records(frames: Sequence[dict]) -> Tuple[np.ndarray, np.ndarray,
     Returns:
         tuple: ``mpjpe`` (R,), ``scores`` (R,), ``gt_ids`` (R,) global GT ids
         (-1 for none) and ``total_gt`` (valid GT persons over all frames).
+        Every frame given is used: predictions of a frame without valid GT become
+        records with ``gt_id = -1`` (drop such frames first to skip them, as
+        :func:`multiview_pose_ap` does by default).
     """
     errs, scores, ids = [], [], []
     total_gt = 0
@@ -149,19 +212,27 @@ def collect_records(frames: Sequence[dict]) -> Tuple[np.ndarray, np.ndarray,
 
 def multiview_pose_ap(frames: Sequence[dict],
                       thresholds: Sequence[float] = (25, 50, 75, 100, 125, 150),
-                      mpjpe_threshold: float = 500.0) -> Dict[str, float]:
+                      mpjpe_threshold: float = 500.0,
+                      empty_gt_frames: str = 'skip') -> Dict[str, float]:
     """Panoptic AP / recall / MPJPE over a dataset (see the module docstring).
 
     Args:
         frames (Sequence[dict]): as for :func:`collect_records`.
         thresholds (Sequence[float]): AP thresholds, mm.
         mpjpe_threshold (float): matching threshold for MPJPE and Recall, mm.
+        empty_gt_frames (str): frames without a valid GT person (see
+            :func:`frame_has_valid_gt`): ``'skip'`` (default, VoxelPose's protocol,
+            the one behind published Panoptic numbers) drops them entirely;
+            ``'false_positive'`` counts each of their predictions as a false
+            positive.
 
     Returns:
         dict: ``AP{t}`` and ``recall@{t}`` per threshold, ``mAP``, ``mAR``
         (percent), ``Recall@{mpjpe_threshold}`` (percent), ``MPJPE`` (mm, NaN if
-        no prediction matches).
+        no prediction matches). The keys do not depend on ``empty_gt_frames``.
     """
+    if check_empty_gt_frames(empty_gt_frames) == 'skip':
+        frames = [frame for frame in frames if frame_has_valid_gt(frame)]
     mpjpe, scores, gt_ids, total_gt = collect_records(frames)
     order = np.argsort(-scores, kind='stable')      # stable: ties keep dataset order
     mpjpe, gt_ids = mpjpe[order], gt_ids[order]

@@ -25,7 +25,7 @@ __all__ = ['PCP_PARTS', 'PCP_PART_NAMES', 'PCP_BONE_GROUPS', 'pcp_part_endpoints
            'pcp_parts', 'pcp_summary']
 
 # (start, end) joints of the 10 parts; 14 is the hip centre appended by
-# ``pcp_part_endpoints`` (Shelf-14 order: see ``datasets/joint_mappings.py``).
+# ``pcp_part_endpoints`` (Shelf-14 order: see ``selfpose3d_mm/skeleton/joints.py``).
 PCP_PARTS = ((0, 1), (1, 2), (3, 4), (4, 5), (6, 7), (7, 8), (9, 10), (10, 11), (12, 13),
              (14, 12))
 PCP_PART_NAMES = ('r_lower_leg', 'r_upper_leg', 'l_upper_leg', 'l_lower_leg',

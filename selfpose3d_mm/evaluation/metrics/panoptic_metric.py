@@ -4,38 +4,14 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
-from mmengine.structures import BaseDataElement
 from mmpose.registry import METRICS
 
-from ..functional.multiview_ap import multiview_pose_ap
+from selfpose3d_mm.utils import to_numpy
+from ..functional.data_samples import as_poses, get_field
+from ..functional.multiview_ap import (check_empty_gt_frames, frame_has_valid_gt,
+                                       multiview_pose_ap)
 
 __all__ = ['MultiViewPoseAPMetric']
-
-
-def _to_numpy(x) -> np.ndarray:
-    """Tensor / array / list → numpy (model outputs may still be torch tensors)."""
-    if hasattr(x, 'detach'):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-def _as_poses(x) -> np.ndarray:
-    """(K, J, 3+) poses → (K, J, 3) float64; empty inputs become (0, J or 0, 3)."""
-    arr = _to_numpy(x).astype(np.float64)
-    if arr.size == 0:
-        return np.zeros((0, arr.shape[1] if arr.ndim == 3 else 0, 3))
-    if arr.ndim != 3 or arr.shape[-1] < 3:
-        raise ValueError(f'keypoints_3d must be (K, J, 3), got shape {arr.shape}')
-    return arr[..., :3]     # extra columns (e.g. packed scores) are not coordinates
-
-
-def _field(container, name: str):
-    """``container.name`` for data elements, ``container[name]`` for dicts; None if absent."""
-    if container is None:
-        return None
-    if isinstance(container, BaseDataElement):
-        return container.get(name)
-    return container.get(name) if isinstance(container, dict) else None
 
 
 @METRICS.register_module()
@@ -55,10 +31,17 @@ class MultiViewPoseAPMetric(BaseMetric):
           were processed, then predictions in the order the model emitted them.
         - GT persons without a visible joint (after ``joint_indices``) are neither
           counted in the recall denominator nor matched.
-        - Frames without GT: their predictions are false positives. Frames without
-          predictions: their GT are misses. No predictions at all: every AP and
-          recall is 0 and ``MPJPE`` is NaN (mean over an empty set).
-        - No GT at all: every AP and recall is 0.
+        - Frames without a valid GT person (none, or only persons without a
+          visible joint, e.g. padding): by default (``empty_gt_frames='skip'``)
+          they are skipped, their predictions and GT count nowhere. That is
+          VoxelPose's protocol, which every published CMU Panoptic AP / Recall@500
+          / MPJPE number uses. ``empty_gt_frames='false_positive'`` keeps them and
+          counts each of their predictions as a false positive (stricter; the
+          two agree on all other frames). The number of such frames is logged.
+        - Frames without predictions: their GT are misses. No predictions at all:
+          every AP and recall is 0 and ``MPJPE`` is NaN (mean over an empty set).
+        - No GT at all (e.g. every frame empty): every AP and recall is 0 and
+          ``MPJPE`` is NaN, in either mode; the result keys are the usual ones.
 
     Each data sample (a ``MultiViewPoseDataSample`` or its ``to_dict()`` form) needs
     ``gt_instances.keypoints_3d`` (G, J, 3) mm, optionally
@@ -77,6 +60,10 @@ class MultiViewPoseAPMetric(BaseMetric):
         joint_indices (Sequence[int], optional): evaluate only these joints. For
             example ``[2]`` (the Panoptic root, mid-hip) gives the "root AP" used to
             debug the root-localisation stage. None uses all joints.
+        empty_gt_frames (str): frames without a valid GT person: ``'skip'``
+            (default, VoxelPose's protocol, comparable with published Panoptic
+            numbers) or ``'false_positive'`` (their predictions count as false
+            positives).
         collect_device (str): ``'cpu'`` or ``'gpu'`` for distributed collection.
         prefix (str, optional): prefix of the metric names.
     """
@@ -89,6 +76,7 @@ class MultiViewPoseAPMetric(BaseMetric):
                  score_threshold: float = 0.0,
                  use_visibility: bool = True,
                  joint_indices: Optional[Sequence[int]] = None,
+                 empty_gt_frames: str = 'skip',
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -99,6 +87,7 @@ class MultiViewPoseAPMetric(BaseMetric):
         self.score_threshold = float(score_threshold)
         self.use_visibility = use_visibility
         self.joint_indices = None if joint_indices is None else list(joint_indices)
+        self.empty_gt_frames = check_empty_gt_frames(empty_gt_frames)
 
     def _select(self, arr: np.ndarray) -> np.ndarray:
         """Restrict the joint axis (axis 1) to ``joint_indices``."""
@@ -114,30 +103,30 @@ class MultiViewPoseAPMetric(BaseMetric):
             data_samples (Sequence): ``MultiViewPoseDataSample`` objects or dicts.
         """
         for sample in data_samples:
-            gt_inst = _field(sample, 'gt_instances')
-            gt_kpts = _field(gt_inst, 'keypoints_3d')
+            gt_inst = get_field(sample, 'gt_instances')
+            gt_kpts = get_field(gt_inst, 'keypoints_3d')
             if gt_kpts is None:
                 raise KeyError('MultiViewPoseAPMetric: data sample has no '
                                'gt_instances.keypoints_3d')
-            gt = _as_poses(gt_kpts)
-            vis = _field(gt_inst, 'keypoints_3d_visible')
+            gt = as_poses(gt_kpts)
+            vis = get_field(gt_inst, 'keypoints_3d_visible')
             if vis is None or not self.use_visibility:
                 vis = np.ones(gt.shape[:2], dtype=bool)
             else:
                 # (G, J) or (G, J, 1), bool or confidence-like: > 0 means visible.
-                vis = _to_numpy(vis).reshape(gt.shape[:2]) > 0
+                vis = to_numpy(vis).reshape(gt.shape[:2]) > 0
 
-            pred_inst = _field(sample, 'pred_instances')
-            pred_kpts = _field(pred_inst, 'keypoints_3d')
+            pred_inst = get_field(sample, 'pred_instances')
+            pred_kpts = get_field(pred_inst, 'keypoints_3d')
             if pred_kpts is None:
                 pred, scores = np.zeros((0, gt.shape[1], 3)), np.zeros(0)
             else:
-                pred = _as_poses(pred_kpts)
-                score_field = _field(pred_inst, 'scores')
+                pred = as_poses(pred_kpts)
+                score_field = get_field(pred_inst, 'scores')
                 if score_field is None:
                     raise KeyError('MultiViewPoseAPMetric: pred_instances has '
                                    'keypoints_3d but no scores')
-                scores = _to_numpy(score_field).astype(np.float64).reshape(-1)
+                scores = to_numpy(score_field).astype(np.float64).reshape(-1)
                 if len(scores) != len(pred):
                     raise ValueError(f'MultiViewPoseAPMetric: {len(pred)} predicted '
                                      f'poses but {len(scores)} scores')
@@ -160,7 +149,14 @@ class MultiViewPoseAPMetric(BaseMetric):
         """
         logger: MMLogger = MMLogger.get_current_instance()
         logger.info(f'Evaluating {self.__class__.__name__} on {len(results)} frames...')
-        metrics = multiview_pose_ap(results, self.thresholds, self.mpjpe_threshold)
+        num_empty = sum(not frame_has_valid_gt(r) for r in results)
+        if num_empty:
+            what = ('skipped (VoxelPose protocol)' if self.empty_gt_frames == 'skip'
+                    else 'kept, their predictions count as false positives')
+            logger.info(f'{num_empty} of {len(results)} frames have no valid GT '
+                        f'person: {what} (empty_gt_frames={self.empty_gt_frames!r})')
+        metrics = multiview_pose_ap(results, self.thresholds, self.mpjpe_threshold,
+                                    empty_gt_frames=self.empty_gt_frames)
         logger.info('\n' + self._table(metrics))
         return metrics
 

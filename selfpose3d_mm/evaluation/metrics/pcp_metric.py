@@ -7,9 +7,10 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpose.registry import METRICS
 
-from ...datasets.joint_mappings import coco17_to_shelf14, panoptic15_to_shelf14
+from selfpose3d_mm.skeleton import coco17_to_shelf14, panoptic15_to_shelf14
+from selfpose3d_mm.utils import to_numpy
+from ..functional.data_samples import as_poses, get_field
 from ..functional.pcp import PCP_BONE_GROUPS, pcp_parts, pcp_summary
-from .panoptic_metric import _as_poses, _field, _to_numpy
 
 __all__ = ['PCPMetric']
 
@@ -102,33 +103,34 @@ class PCPMetric(BaseMetric):
             data_samples (Sequence): ``MultiViewPoseDataSample`` objects or dicts.
         """
         for sample in data_samples:
-            name = _field(sample, 'frame_id')
-            name = _field(sample, 'sample_idx') if name is None else name
+            name = get_field(sample, 'frame_id')
+            name = get_field(sample, 'sample_idx') if name is None else name
             where = f'sample {name}' if name is not None else 'data sample'
 
-            gt_inst = _field(sample, 'gt_instances')
-            gt_kpts, ids = _field(gt_inst, 'keypoints_3d'), _field(gt_inst, 'instance_ids')
+            gt_inst = get_field(sample, 'gt_instances')
+            gt_kpts = get_field(gt_inst, 'keypoints_3d')
+            ids = get_field(gt_inst, 'instance_ids')
             if gt_kpts is None or ids is None:
                 missing = 'keypoints_3d' if gt_kpts is None else 'instance_ids'
                 raise KeyError(f'PCPMetric: {where} has no gt_instances.{missing}')
-            gt = _as_poses(gt_kpts)
+            gt = as_poses(gt_kpts)
             if len(gt) and gt.shape[1] != 14:
                 raise ValueError(f'PCPMetric: {where}: gt_instances.keypoints_3d must '
                                  f'be Shelf-14 (G, 14, 3), got {gt.shape}')
-            ids = _to_numpy(ids).astype(np.int64).reshape(-1)
+            ids = to_numpy(ids).astype(np.int64).reshape(-1)
             if len(ids) != len(gt):
                 raise ValueError(f'PCPMetric: {where}: {len(gt)} GT poses but '
                                  f'{len(ids)} gt_instances.instance_ids')
 
-            pred_inst = _field(sample, 'pred_instances')
-            pred_kpts = _field(pred_inst, 'keypoints_3d')
-            pred = np.zeros((0, 14, 3)) if pred_kpts is None else _as_poses(pred_kpts)
+            pred_inst = get_field(sample, 'pred_instances')
+            pred_kpts = get_field(pred_inst, 'keypoints_3d')
+            pred = np.zeros((0, 14, 3)) if pred_kpts is None else as_poses(pred_kpts)
             if self.score_threshold is not None and len(pred):
-                scores = _field(pred_inst, 'scores')
+                scores = get_field(pred_inst, 'scores')
                 if scores is None:
                     raise KeyError(f'PCPMetric: {where}: score_threshold is set but '
                                    'pred_instances has no scores')
-                scores = _to_numpy(scores).astype(np.float64).reshape(-1)
+                scores = to_numpy(scores).astype(np.float64).reshape(-1)
                 if len(scores) != len(pred):
                     raise ValueError(f'PCPMetric: {where}: {len(pred)} predicted poses '
                                      f'but {len(scores)} pred_instances.scores')

@@ -1,4 +1,4 @@
-"""Soft attention network ``attn_net_2d`` (DESIGN.md §3, REFERENCE.md §2.7): a
+"""Soft attention network ``attn_net_2d`` (docs/method.md#soft-attention-network): a
 SimpleBaseline (mmpose ``ResNet`` + ``HeatmapHead``) followed by a sigmoid, giving one
 pixel-wise attention map per joint at heatmap resolution."""
 from __future__ import annotations

@@ -7,11 +7,12 @@ import torch
 from mmengine.model import BaseModel
 from mmengine.structures import InstanceData
 from mmpose.registry import MODELS
-from torch import Tensor
 
 from selfpose3d_mm.geometry import apply_affine, invert_affine
-from selfpose3d_mm.models.data_preprocessors import build_data_preprocessor
-from selfpose3d_mm.baselines.triangulation import _resolve_knobs, triangulate_people
+from selfpose3d_mm.structures import MultiViewBatch
+from ..data_preprocessors import build_data_preprocessor
+from selfpose3d_mm.geometry.association import (
+    resolve_triangulation_knobs, triangulate_people)
 
 __all__ = ['TriangulationBaseline']
 
@@ -22,12 +23,10 @@ class TriangulationBaseline(BaseModel):
     sample's 2D pseudo poses (:func:`~.triangulation.triangulate_people`). No trainable
     parameters: use it with ``tools/test.py`` (no checkpoint needed).
 
-    Reads per data sample (as packed by ``PackMultiViewInputs`` after
-    ``MultiViewAffine``, possibly padded by ``multiview_collate``): ``cameras``,
-    ``affines`` (S, C, 2, 3), ``pseudo_keypoints`` (S, C, P, J, 2) network-input pixels,
-    ``pseudo_keypoints_visible`` (S, C, P, J), ``pseudo_keypoint_scores`` (C, P, J),
-    ``pseudo_person_mask`` (C, P). View-set ``view_set`` (0: un-augmented) is mapped back
-    to original pixels with the inverse of its affines.
+    Reads the batch's cameras, the affines of view-set ``view_set`` (0: un-augmented) and
+    the 2D pseudo poses (``MultiViewBatch.pseudo``), mapped back to original pixels with
+    the inverse of that set's affines. Frames are triangulated one by one (association
+    is per frame); this model is not trained.
 
     Args:
         space_center, space_size: the capture space (mm); None takes each sample's
@@ -47,54 +46,48 @@ class TriangulationBaseline(BaseModel):
         self.space_size = None if space_size is None else tuple(map(float, space_size))
         self.view_set = int(view_set)
         self.knobs = dict(triangulation or {})
-        _resolve_knobs(self.knobs)  # unknown / invalid knobs fail when the model is built
+        resolve_triangulation_knobs(self.knobs)  # unknown / invalid knobs fail when the model is built
 
-    def forward(self, inputs: Tensor, data_samples=None, mode: str = 'predict'):
+    def forward(self, inputs: MultiViewBatch, data_samples=None, mode: str = 'predict'):
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'tensor':
-            return [self.triangulate_sample(s) for s in data_samples]
+            return [self.triangulate_frame(inputs, b, s) for b, s in enumerate(data_samples)]
         if mode == 'loss':
             raise RuntimeError(
                 'TriangulationBaseline has no trainable parameters and cannot be trained '
                 "(mode='loss'); evaluate it with tools/test.py (no checkpoint needed)")
         raise RuntimeError(f'Invalid mode "{mode}". Only supports predict and tensor')
 
-    def sample_observations(self, sample):
+    def observations(self, batch: MultiViewBatch, b: int):
         """(C, P, J, 2) original pixels, (C, P, J) scores (0 where not visible),
-        (C, P) person mask of one data sample."""
-        missing = [n for n in ('cameras', 'affines', 'pseudo_keypoints',
-                               'pseudo_keypoint_scores', 'pseudo_person_mask')
-                   if n not in sample]
-        if missing:
-            raise KeyError(f'TriangulationBaseline: the data sample lacks {missing}; the '
-                           'pipeline must run MultiViewAffine and PackMultiViewInputs on '
-                           'a dataset with pseudo 2D poses')
-        kp = sample.pseudo_keypoints[self.view_set].double()  # (C, P, J, 2) input px
+        (C, P) person mask of frame ``b``."""
+        if batch.pseudo is None:
+            raise KeyError('TriangulationBaseline: the frames carry no 2D pseudo poses; the '
+                           'pipeline must run MultiViewAffine and PackMultiViewInputs on a '
+                           'dataset with pseudo 2D poses')
+        kp, scores, vis = batch.pseudo.view_set(self.view_set)
+        kp = kp[b].double()  # (C, P, J, 2) in the set's target pixels
         C, P, J = kp.shape[:3]
-        A_inv = invert_affine(sample.affines[self.view_set].double().to(kp.device))
+        A_inv = invert_affine(batch.affines[b, self.view_set].double())
         kp = apply_affine(kp.reshape(C, P * J, 2), A_inv).view(C, P, J, 2)
-        scores = sample.pseudo_keypoint_scores.double().to(kp.device)
-        if 'pseudo_keypoints_visible' in sample:
-            scores = scores * sample.pseudo_keypoints_visible[self.view_set].to(kp.device)
-        mask = sample.pseudo_person_mask.bool().to(kp.device)
-        return kp, scores, mask
+        return kp, scores[b].double() * vis[b], batch.pseudo.person_mask[b]
 
-    def triangulate_sample(self, sample) -> dict:
-        kp, scores, mask = self.sample_observations(sample)
+    def triangulate_frame(self, batch: MultiViewBatch, b: int, sample) -> dict:
+        kp, scores, mask = self.observations(batch, b)
         center = self.space_center if self.space_center is not None else \
             sample.metainfo.get('space_center')
         size = self.space_size if self.space_size is not None else \
             sample.metainfo.get('space_size')
-        return triangulate_people(kp, scores, mask, sample.cameras, center, size,
-                                  **self.knobs)
+        cams = batch.cameras if batch.shared_rig else batch.cameras[b]
+        return triangulate_people(kp, scores, mask, cams, center, size, **self.knobs)
 
     @torch.no_grad()
-    def predict(self, inputs: Tensor, samples) -> list:
+    def predict(self, batch: MultiViewBatch, samples) -> list:
         """Per frame ``pred_instances``: keypoints_3d (N, J, 3) world mm, scores (N,),
         sorted by score."""
-        for s in samples:
-            out = self.triangulate_sample(s)
+        for b, s in enumerate(samples):  # association is per frame
+            out = self.triangulate_frame(batch, b, s)
             s.pred_instances = InstanceData(keypoints_3d=out['keypoints_3d'],
                                             scores=out['scores'])
         return list(samples)

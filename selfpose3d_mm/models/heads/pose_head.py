@@ -23,12 +23,11 @@ class PoseRegressionHead(BaseModule):
         cube_shape: voxels (paper 64³; divisible by 4).
         mid_channels: width of mmpose's ``V2VNet`` (paper 32).
         beta: soft-argmax sharpness (paper 100).
-        loss_weight: weight of the L1 joint loss.
     """
 
     def __init__(self, num_joints: int = 15, cube_size: Sequence[float] = (2000.0, ) * 3,
                  cube_shape: Sequence[int] = (64, 64, 64), mid_channels: int = 32,
-                 beta: float = 100.0, loss_weight: float = 1.0,
+                 beta: float = 100.0,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
         if any(int(n) % 4 for n in cube_shape):
@@ -38,7 +37,6 @@ class PoseRegressionHead(BaseModule):
         self.cube_size = tuple(float(v) for v in cube_size)
         self.cube_shape = tuple(int(v) for v in cube_shape)
         self.beta = float(beta)
-        self.loss_weight = float(loss_weight)
         self.net = MODELS.build(dict(type='V2VNet', input_channels=self.num_joints,
                                      output_channels=self.num_joints,
                                      mid_channels=mid_channels))
@@ -60,8 +58,9 @@ class PoseRegressionHead(BaseModule):
         return prob @ grids.reshape(M, -1, 3).to(prob.dtype)
 
     def loss(self, joints: Tensor, target: Tensor, visible: Tensor) -> Tensor:
-        """Masked L1 (mm) between (M, J, 3) predictions and targets; visible (M, J)."""
+        """Masked L1 (mm) between (M, J, 3) predictions and targets; visible (M, J)
+        (unweighted: the objective weights its losses)."""
         w = visible.to(joints.dtype).unsqueeze(-1)
         if w.sum() == 0:
             return joints.sum() * 0.0
-        return (torch.abs(joints - target) * w).sum() / (w.sum() * 3) * self.loss_weight
+        return (torch.abs(joints - target) * w).sum() / (w.sum() * 3)

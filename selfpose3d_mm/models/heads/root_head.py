@@ -29,14 +29,13 @@ class CuboidProposalHead(BaseModule):
         max_proposals: top-K proposals per frame (paper 10).
         threshold: proposal score threshold (paper 0.3).
         target_sigma: std of the 3D Gaussian target in mm (paper 200).
-        loss_weight: weight of the MSE to the target.
     """
 
     def __init__(self, space_center: Sequence[float], space_size: Sequence[float],
                  cube_shape: Sequence[int] = (80, 80, 20), in_channels: int = 1,
                  mid_channels: int = 32, max_proposals: int = 10, threshold: float = 0.3,
                  nms_kernel: int = 3, target_sigma: float = 200.0,
-                 loss_weight: float = 1.0, init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
         if any(int(n) % 4 for n in cube_shape):
             raise ValueError(f'cube_shape {tuple(cube_shape)}: every axis must be divisible '
@@ -49,7 +48,6 @@ class CuboidProposalHead(BaseModule):
         self.threshold = float(threshold)
         self.nms_kernel = int(nms_kernel)
         self.target_sigma = float(target_sigma)
-        self.loss_weight = float(loss_weight)
         self.net = MODELS.build(dict(type='V2VNet', input_channels=self.in_channels,
                                      output_channels=1, mid_channels=mid_channels))
 
@@ -95,4 +93,5 @@ class CuboidProposalHead(BaseModule):
         return voxel_size(self.space_size, self.cube_shape)
 
     def loss(self, root_volume: Tensor, target: Tensor) -> Tensor:
-        return F.mse_loss(root_volume, target) * self.loss_weight
+        """MSE to the target (unweighted: the objective weights its losses)."""
+        return F.mse_loss(root_volume, target)

@@ -1,5 +1,5 @@
 """Heatmap loss with soft (pixel-wise) attention and its regulariser
-(DESIGN.md §3 "Heatmap loss with soft attention", REFERENCE.md §2.5 steps 7-8).
+(docs/method.md#cross-view-rendering-and-the-heatmap-loss-with-soft-attention).
 
 Shapes: B frames, C views, J joints, h × w heatmap pixels.
 """

@@ -1,5 +1,5 @@
 """Joint loss with Hungarian matching and hard view attention
-(DESIGN.md §3 "Joint loss with hard view attention", REFERENCE.md §2.6).
+(docs/method.md#joint-loss-with-hard-view-attention).
 
 Shapes: B frames, C views, P predicted (projected) persons, Q pseudo persons, J joints.
 """

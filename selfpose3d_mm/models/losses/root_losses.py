@@ -1,5 +1,6 @@
 """Root-net losses of SelfPose3d: the root-consistency loss and the synthetic-root
-sampler that feeds the synthetic-root loss (DESIGN.md §3, REFERENCE.md §2.3-2.4).
+sampler that feeds the synthetic-root loss (docs/method.md#synthetic-root-loss,
+#root-consistency).
 
 Shapes: B frames, X × Y × Z root-volume voxels, K = max_people − 1 synthetic roots.
 """

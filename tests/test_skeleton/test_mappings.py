@@ -2,10 +2,9 @@
 import numpy as np
 import pytest
 
-from selfpose3d_mm.datasets.joint_mappings import (COCO17_NAMES, PANOPTIC15_NAMES,
-                                                   SHELF14_NAMES, coco17_to_panoptic15,
-                                                   coco17_to_shelf14,
-                                                   panoptic15_to_shelf14, shelf14_root)
+from selfpose3d_mm.skeleton import (COCO17_NAMES, PANOPTIC15_NAMES, SHELF14_NAMES,
+                                    coco17_to_panoptic15, coco17_to_shelf14,
+                                    panoptic15_to_shelf14, shelf14_root)
 
 
 def _coco():

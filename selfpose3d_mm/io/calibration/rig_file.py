@@ -54,7 +54,7 @@ and the cameras follow: ``R_int = R Aᵀ``, ``t_int = s t`` (``s`` = mm per unit
 projections of corresponding points are unchanged. The capture space (VoxelPose's cube)
 is axis-aligned in the internal frame.
 
-Validation (:func:`~.calibration_io.validate_camera`): a missing field, a field of the
+Validation (:func:`~.common.validate_camera`): a missing field, a field of the
 wrong size, a NaN/inf, a non-orthonormal ``R`` (``‖RᵀR − I‖_F > 1e-3``) or ``det R ≤ 0``,
 a non-positive focal length or image size, a distortion list that is not 0 or 5 values,
 an unknown field (typos would otherwise be ignored silently) → :class:`CalibrationError`
@@ -69,16 +69,17 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
+import yaml
 
-from .calibration_io import CalibrationError, _field, validate_camera
-from .camera import MultiViewCameras
+from selfpose3d_mm.geometry import MultiViewCameras
 from selfpose3d_mm.utils import atomic_open
+from .common import LENGTH_UNITS, CalibrationError, read_field, validate_camera
 
 __all__ = ['RIG_FORMAT', 'RIG_UNITS', 'WORLD_UP_AXES', 'world_axes', 'to_internal_points',
            'is_rig_dict', 'rig_from_dict', 'rig_to_dict', 'load_rig', 'save_rig']
 
 RIG_FORMAT = 'selfpose3d_mm/rig'
-RIG_UNITS = {'mm': 1.0, 'cm': 10.0, 'm': 1000.0}
+RIG_UNITS = LENGTH_UNITS  # mm per unit
 WORLD_UP_AXES = ('+z', '-z', '+y', '-y', '+x', '-x')
 _CAMERA_FIELDS = ('name', 'image_size', 'K', 'dist', 'R', 't', 'center', 'meta')
 _TOP_FIELDS = ('format', 'version', 'units', 'world_up', 'cameras', 'meta')
@@ -117,7 +118,6 @@ def _read(path: str):
         raise FileNotFoundError(f'rig calibration file not found: {path}')
     with open(path, encoding='utf-8') as f:
         if path.endswith(('.yml', '.yaml')):
-            import yaml
             try:
                 return yaml.safe_load(f)
             except yaml.YAMLError as e:
@@ -176,23 +176,23 @@ def rig_from_dict(data: dict, path: str = '<dict>',
         if unknown:
             raise CalibrationError(f'{path}: {where} has unknown field(s) {unknown}; '
                                    f'allowed: {list(_CAMERA_FIELDS)}')
-        Kc = _field(c, 'K', path, where, (3, 3))
-        Rc = _field(c, 'R', path, where, (3, 3))
-        wh = _field(c, 'image_size', path, where, (2, ))
+        Kc = read_field(c, 'K', path, where, (3, 3))
+        Rc = read_field(c, 'R', path, where, (3, 3))
+        wh = read_field(c, 'image_size', path, where, (2, ))
         d = np.ravel(np.asarray(c.get('dist') or [], dtype=object))
         if d.size not in (0, 5):
             raise CalibrationError(f'{path}: {where} field `dist` has {d.size} values: '
                                    'give exactly 5 (k1, k2, p1, p2, k3) or none')
-        dc = _field(c, 'dist', path, where, (5, )) if d.size else np.zeros(5)
+        dc = read_field(c, 'dist', path, where, (5, )) if d.size else np.zeros(5)
         if ('t' in c) == ('center' in c):
             raise CalibrationError(f'{path}: {where} needs exactly one of the fields `t` '
                                    '(world->camera translation) and `center`')
         if 't' in c:
-            tc = _field(c, 't', path, where, (3, ))
+            tc = read_field(c, 't', path, where, (3, ))
             validate_camera(path, where, Kc, Rc, tc, dc, wh)
             t_int = tc * scale
         else:
-            cc = _field(c, 'center', path, where, (3, ))
+            cc = read_field(c, 'center', path, where, (3, ))
             validate_camera(path, where, Kc, Rc, cc, dc, wh, dict(t='center'))
             t_int = -(Rc @ A.T) @ (A @ cc * scale)
         K.append(Kc)
@@ -297,7 +297,6 @@ def save_rig(path: str, cameras: MultiViewCameras, names: Optional[Sequence[str]
     """
     doc = rig_to_dict(cameras, names, units, world_up, pose, meta)
     if path.endswith(('.yml', '.yaml')):
-        import yaml
         text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None)
     else:
         text = _compact_json(doc) + '\n'

@@ -1,17 +1,5 @@
-"""Explicit joint mappings between the skeletons the package meets.
-
-==============  ===========================================================================
-skeleton        order
-==============  ===========================================================================
-COCO-17         nose, l-eye, r-eye, l-ear, r-ear, l-sho, r-sho, l-elb, r-elb, l-wri, r-wri,
-                l-hip, r-hip, l-knee, r-knee, l-ank, r-ank (MMDet/MMPose 2D models,
-                Shelf/Campus detections, the Panoptic pose bank)
-Panoptic-15     neck, nose, mid-hip, l-sho, l-elb, l-wri, l-hip, l-knee, l-ank, r-sho,
-                r-elb, r-wri, r-hip, r-knee, r-ank (the first 15 of mmpose's
-                ``panoptic_body3d``; the model's skeleton)
-Shelf-14        r-ank, r-knee, r-hip, l-hip, l-knee, l-ank, r-wri, r-elb, r-sho, l-sho,
-                l-elb, l-wri, bottom-head, top-head (Shelf/Campus ``actorsGT.mat``)
-==============  ===========================================================================
+"""Explicit joint mappings between the skeletons of :mod:`.joints` (COCO-17, Panoptic-15,
+Shelf-14).
 
 All functions are numpy, vectorised over any leading axes, and never modify their input.
 """
@@ -21,20 +9,10 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-__all__ = ['COCO17_NAMES', 'PANOPTIC15_NAMES', 'SHELF14_NAMES', 'COCO17_TO_PANOPTIC15',
-           'PANOPTIC15_TO_SHELF14', 'coco17_to_panoptic15', 'panoptic15_to_shelf14',
-           'coco17_to_shelf14', 'shelf14_root']
+from .joints import COCO17_NAMES, PANOPTIC15_NAMES, SHELF14_HIPS, SHELF14_NAMES
 
-COCO17_NAMES = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder',
-                'right_shoulder', 'left_elbow', 'right_elbow', 'left_wrist', 'right_wrist',
-                'left_hip', 'right_hip', 'left_knee', 'right_knee', 'left_ankle',
-                'right_ankle')
-PANOPTIC15_NAMES = ('neck', 'nose', 'mid_hip', 'left_shoulder', 'left_elbow', 'left_wrist',
-                    'left_hip', 'left_knee', 'left_ankle', 'right_shoulder', 'right_elbow',
-                    'right_wrist', 'right_hip', 'right_knee', 'right_ankle')
-SHELF14_NAMES = ('right_ankle', 'right_knee', 'right_hip', 'left_hip', 'left_knee',
-                 'left_ankle', 'right_wrist', 'right_elbow', 'right_shoulder',
-                 'left_shoulder', 'left_elbow', 'left_wrist', 'bottom_head', 'top_head')
+__all__ = ['COCO17_TO_PANOPTIC15', 'PANOPTIC15_TO_SHELF14', 'coco17_to_panoptic15',
+           'panoptic15_to_shelf14', 'coco17_to_shelf14', 'shelf14_root']
 
 # Panoptic-15 joint j <- COCO-17 joint COCO17_TO_PANOPTIC15[j]; -1: derived (neck from the
 # shoulders, mid-hip from the hips).
@@ -78,9 +56,9 @@ def coco17_to_panoptic15(keypoints: np.ndarray, valid: Optional[np.ndarray] = No
     idx = np.array([max(i, 0) for i in COCO17_TO_PANOPTIC15])
     out = keypoints[..., idx, :].copy()
     out_valid = valid[..., idx].copy()
-    c = COCO17_NAMES.index
-    for j, (a, b) in ((0, (c('left_shoulder'), c('right_shoulder'))),
-                      (2, (c('left_hip'), c('right_hip')))):
+    c, n = COCO17_NAMES.index, PANOPTIC15_NAMES.index
+    for j, (a, b) in ((n('neck'), (c('left_shoulder'), c('right_shoulder'))),
+                      (n('mid_hip'), (c('left_hip'), c('right_hip')))):
         out[..., j, :], out_valid[..., j] = _mean_of_valid(
             keypoints[..., a, :], keypoints[..., b, :], valid[..., a], valid[..., b])
     out[~out_valid] = 0
@@ -153,4 +131,5 @@ def coco17_to_shelf14(poses: np.ndarray, variant: str = 'shelf') -> np.ndarray:
 def shelf14_root(poses: np.ndarray) -> np.ndarray:
     """Root (hip centre, mean of the two hips) of Shelf-14 poses: (..., 14, 3) → (..., 3)."""
     poses = np.asarray(poses)
-    return (poses[..., 2, :3] + poses[..., 3, :3]) / 2
+    a, b = SHELF14_HIPS
+    return (poses[..., a, :3] + poses[..., b, :3]) / 2

@@ -12,11 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from selfpose3d_mm.geometry import (CalibrationError, load_cameras,
-                                    load_panoptic_calibration,
-                                    load_shelf_campus_calibration, load_rig,
-                                    panoptic_points_to_world, save_rig)
-from selfpose3d_mm.geometry.rig_file import world_axes
+from selfpose3d_mm.io import (CalibrationError, load_cameras, load_panoptic_calibration,
+                              load_rig, load_shelf_campus_calibration,
+                              panoptic_points_to_world, save_rig, world_axes)
 from tests.conftest import fixture_path
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from selfpose3d_mm.datasets import save_pseudo_labels
-from selfpose3d_mm.datasets.capture_space import (estimate_capture_space, floor_coverage,
-                                                  format_space_config, working_distances)
+from selfpose3d_mm.apis.capture_space import (estimate_capture_space, floor_coverage,
+                                              format_space_config, working_distances)
 from selfpose3d_mm.datasets.synthetic.body import PeopleSequence
 from selfpose3d_mm.datasets.synthetic.rig import make_ring_rig
-from selfpose3d_mm.geometry import load_shelf_campus_calibration
+from selfpose3d_mm.io import load_shelf_campus_calibration, save_pseudo_labels, save_rig
 from tests.conftest import fixture_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +31,7 @@ def _contains_xy(lo, hi, pts):
 
 def write_pseudo_labels(path, cams, joints, frames):
     """Project (T, P, 15, 3) joints into the rig: a Panoptic-15 pseudo-label file with
-    score 0.9 on every joint inside the image (the contract of pseudo_labels.py)."""
+    score 0.9 on every joint inside the image (the contract of selfpose3d_mm/io/pseudo_labels.py)."""
     T, P = joints.shape[:2]
     uv, valid = cams.double().project(torch.from_numpy(joints.reshape(1, -1, 3)),
                                       return_valid=True)
@@ -139,7 +138,6 @@ def test_config_lines_and_tool(capsys, ring, tmp_path):
     exec(format_space_config(est), scope)  # the printed lines are valid Python
     assert scope['space_center'] == pytest.approx(est['space_center'])
     assert scope['space_size'] == pytest.approx(est['space_size'])
-    from selfpose3d_mm.geometry import save_rig
     save_rig(str(tmp_path / 'rig.json'), ring)
     spec = importlib.util.spec_from_file_location('estimate_space',
                                                   ROOT / 'tools' / 'estimate_space.py')

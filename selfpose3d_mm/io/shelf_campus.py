@@ -1,9 +1,9 @@
-"""Readers of the Shelf / Campus files in VoxelPose's layout, and the per-dataset defaults.
+"""Readers of the Shelf / Campus files in VoxelPose's layout.
 
 ===============================  ==========================================================
 file                             content
 ===============================  ==========================================================
-``calibration_<dataset>.json``   the rig (``load_shelf_campus_calibration``)
+``calibration_<dataset>.json``   the rig (:func:`~.calibration.load_shelf_campus_calibration`)
 ``actorsGT.mat``                 ``actor3D``: 1×A cell of F×1 cells, each a 14×3 Shelf-14
                                  pose in metres, or empty when the actor is absent
 ``pred_<dataset>_maskrcnn_``     dict ``"{cam}_{frame}"`` → list of ``{'pred': 17×3}``
@@ -14,6 +14,8 @@ file                             content
 ===============================  ==========================================================
 
 Every reader fails with an error naming the file and the field (or key) at fault.
+COCO-17 content is converted to Panoptic-15
+(:func:`~selfpose3d_mm.skeleton.coco17_to_panoptic15`).
 """
 from __future__ import annotations
 
@@ -22,50 +24,17 @@ import pickle
 from typing import Tuple
 
 import numpy as np
+import scipy.io
 
-from ..joint_mappings import coco17_to_panoptic15
+from selfpose3d_mm.skeleton import coco17_to_panoptic15
+from selfpose3d_mm.utils import to_numpy
 
-__all__ = ['SHELF_CAMPUS_DEFAULTS', 'ShelfCampusFileError', 'load_actors_gt',
-           'load_detections', 'detections_to_panoptic15', 'load_pose_bank',
-           'load_predicted_poses']
-
-# VoxelPose's settings per dataset (REFERENCE.md §1.1 and §4.2). Frame ranges are
-# inclusive; the image pattern is formatted with ``cam`` (int) and ``frame`` (int).
-SHELF_CAMPUS_DEFAULTS = dict(
-    shelf=dict(
-        data_root='data/Shelf',
-        calibration='calibration_shelf.json',
-        actors_gt='actorsGT.mat',
-        detections='pred_shelf_maskrcnn_hrnet_coco.pkl',
-        image_size=(1032, 776),
-        frame_ranges=((300, 600), ),
-        image_pattern='Camera{cam}/img_{frame:06d}.png',
-        space_center=(450.0, -320.0, 800.0),
-        space_size=(8000.0, 8000.0, 2000.0),
-    ),
-    campus=dict(
-        data_root='data/CampusSeq1',
-        calibration='calibration_campus.json',
-        actors_gt='actorsGT.mat',
-        detections='pred_campus_maskrcnn_hrnet_coco.pkl',
-        image_size=(360, 288),
-        frame_ranges=((350, 470), (650, 750)),
-        image_pattern='Camera{cam}/campus4-c{cam}-{frame:05d}.png',
-        space_center=(3000.0, 4500.0, 1000.0),
-        space_size=(12000.0, 12000.0, 2000.0),
-    ),
-)
+__all__ = ['ShelfCampusFileError', 'load_actors_gt', 'load_detections',
+           'detections_to_panoptic15', 'load_pose_bank', 'load_predicted_poses']
 
 
 class ShelfCampusFileError(ValueError):
     """A Shelf / Campus data file is missing a field or has a malformed one."""
-
-
-def dataset_defaults(dataset: str) -> dict:
-    if dataset not in SHELF_CAMPUS_DEFAULTS:
-        raise ValueError(f"dataset must be one of {sorted(SHELF_CAMPUS_DEFAULTS)}, got "
-                         f'{dataset!r}')
-    return dict(SHELF_CAMPUS_DEFAULTS[dataset])
 
 
 def _load_pickle(path: str):
@@ -86,7 +55,6 @@ def load_actors_gt(path: str) -> Tuple[np.ndarray, np.ndarray]:
         poses (A, F, 14, 3) float32 world **mm** (zeros where absent) and present (A, F)
         bool; F = the longest actor's frame count.
     """
-    import scipy.io
     if not osp.isfile(path):
         raise FileNotFoundError(f'actorsGT file not found: {path}')
     mat = scipy.io.loadmat(path)
@@ -185,12 +153,6 @@ def load_pose_bank(path: str) -> Tuple[np.ndarray, np.ndarray]:
     return out, valid
 
 
-def _to_numpy(x) -> np.ndarray:
-    if hasattr(x, 'detach'):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
 def load_predicted_poses(path: str, score_threshold: float = 0.0
                          ) -> Tuple[np.ndarray, np.ndarray]:
     """3D poses a model predicted (``tools/test.py CONFIG CKPT --out preds.pkl``).
@@ -219,14 +181,14 @@ def load_predicted_poses(path: str, score_threshold: float = 0.0
         if 'keypoints_3d' not in pred:
             raise ShelfCampusFileError(f'{path}: sample {i} field `pred_instances` has no '
                                        '`keypoints_3d`')
-        kp = _to_numpy(pred['keypoints_3d']).astype(np.float64)
+        kp = to_numpy(pred['keypoints_3d']).astype(np.float64)
         if kp.size == 0:
             continue
         if kp.ndim != 3 or kp.shape[1] not in (15, 17) or kp.shape[2] < 3:
             raise ShelfCampusFileError(
                 f'{path}: sample {i} field `pred_instances.keypoints_3d` has shape '
                 f'{kp.shape}, expected (N, 15 or 17, 3)')
-        sc = _to_numpy(pred.get('scores', np.ones(len(kp)))).reshape(-1)
+        sc = to_numpy(pred.get('scores', np.ones(len(kp)))).reshape(-1)
         keep = (sc > score_threshold) & np.isfinite(kp[..., :3]).all((1, 2))
         kp = kp[keep, :, :3]
         if kp.shape[1] == 17:
@@ -237,8 +199,3 @@ def load_predicted_poses(path: str, score_threshold: float = 0.0
         raise ShelfCampusFileError(f'{path}: no predicted pose with score > '
                                    f'{score_threshold} (score_threshold)')
     return poses, np.ones(poses.shape[:2], bool)
-
-
-def resolve(root: str, path: str) -> str:
-    """``path`` under ``root`` unless absolute."""
-    return path if osp.isabs(path) or not root else osp.join(root, path)

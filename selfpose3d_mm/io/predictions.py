@@ -14,7 +14,7 @@
      "source": {...},                        # what was read: calibration, images/videos,
                                              # pseudo labels, or the config's dataset split
      "cameras": [{rig document}, ...],       # the rig(s) (selfpose3d_mm/rig, mm, +z):
-                                             # selfpose3d_mm.geometry.load_rig reads them back
+                                             # selfpose3d_mm.io.load_rig reads them back
      "num_frames": F,
      "frames": [{"index": 0,                 # position in this file
                  "frame_id": "custom_rig/00000123", "frame": 123,  # frame: the number
@@ -37,6 +37,7 @@ import json
 from typing import List, Sequence
 
 import numpy as np
+
 from selfpose3d_mm.utils import atomic_open, load_json_document
 
 __all__ = ['PREDICTIONS_FORMAT', 'frames_to_arrays', 'save_predictions_json',

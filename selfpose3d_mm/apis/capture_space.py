@@ -26,8 +26,8 @@ it into voxels. Too small and people are cut off; too large and the voxels are c
     behind a camera, that camera's range is ``max_distance`` (15 m when None), which is
     also an absolute cap when given.
 (b) **From pseudo poses as well** (a pseudo-label file). The people of up to
-    ``max_frames`` frames are associated across views and triangulated with the
-    triangulation baseline (:func:`selfpose3d_mm.baselines.triangulation.triangulate_people`);
+    ``max_frames`` frames are associated across views and triangulated
+    (:func:`selfpose3d_mm.geometry.triangulate_people`);
     the horizontal box spans the ``percentiles`` (default 1–99 %) of their roots
     (mid-hip), widened by ``margin`` (default 1000 mm: half a 2 m person cube) on every
     side, and intersected with (a). With fewer than ``min_people`` triangulated people
@@ -37,24 +37,27 @@ The box edges are then rounded outwards to multiples of ``voxel_size`` (default 
 VoxelPose's Panoptic root voxel, 8 m / 80 voxels), so the sizes are multiples of it and a
 root cube of ``space_size / voxel_size`` voxels keeps that resolution.
 
-``python tools/estimate_space.py CALIB [--pseudo-labels F]`` prints the config lines.
+``python tools/estimate_space.py CALIB [--pseudo-labels F]`` prints the config lines. The
+datasets never estimate: a config states its space (``CustomRigDataset`` warns when it
+does not fit the network's root cube).
 """
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Dict, Iterable, Optional, Union
+from typing import Dict, Iterable, Optional, Union
 
 import numpy as np
 import torch
 
-from selfpose3d_mm.geometry import MultiViewCameras
+from selfpose3d_mm.datasets.pseudo_poses import frame_pseudo_poses
+from selfpose3d_mm.geometry import MultiViewCameras, triangulate_people
+from selfpose3d_mm.io import PseudoLabels, load_pseudo_labels
+from selfpose3d_mm.skeleton import (PANOPTIC15_ANKLES, PANOPTIC15_NAMES,
+                                    PANOPTIC15_ROOT_INDEX)
 from selfpose3d_mm.utils import merge_knobs
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .pseudo_labels import PseudoLabels
-
-__all__ = ['CAPTURE_SPACE_DEFAULTS', 'working_distances', 'floor_coverage', 'triangulated_roots',
-           'estimate_capture_space', 'format_space_config']
+__all__ = ['CAPTURE_SPACE_DEFAULTS', 'working_distances', 'floor_coverage',
+           'triangulated_roots', 'estimate_capture_space', 'format_space_config']
 
 CAPTURE_SPACE_DEFAULTS = dict(
     min_views=2,            # cameras that must see a floor point
@@ -71,7 +74,7 @@ CAPTURE_SPACE_DEFAULTS = dict(
     margin=1000.0,          # mm added around the roots (half a person cube)
     max_frames=100,         # frames triangulated (evenly spread over the file)
     min_people=5,           # triangulated people needed to use them
-    root_index=2,           # Panoptic-15 mid-hip
+    root_index=PANOPTIC15_ROOT_INDEX,  # Panoptic-15 mid-hip
 )
 
 
@@ -193,14 +196,13 @@ def floor_coverage(cameras: MultiViewCameras, **knobs) -> Dict[str, np.ndarray]:
 
 def _pseudo_labels(pseudo_labels, cameras: MultiViewCameras):
     """A :class:`PseudoLabels` whose views are the rig's (by name when it has names)."""
-    from .pseudo_labels import PseudoLabels, load_pseudo_labels
     if isinstance(pseudo_labels, PseudoLabels):
         labels = pseudo_labels
         if cameras.names is not None and labels.views != list(cameras.names):
             labels = labels.subset_views(cameras.names)
     else:
         labels = load_pseudo_labels(str(pseudo_labels), views=cameras.names,
-                                    num_joints=15)
+                                    num_joints=len(PANOPTIC15_NAMES))
     if len(labels.views) != cameras.num_views:
         raise ValueError(f'{labels.path}: field `views`: {len(labels.views)} views, the rig '
                          f'has {cameras.num_views} cameras')
@@ -209,21 +211,22 @@ def _pseudo_labels(pseudo_labels, cameras: MultiViewCameras):
 
 def triangulated_roots(cameras: MultiViewCameras, pseudo_labels,
                        frames: Optional[Iterable[str]] = None, max_frames: int = 100,
-                       root_index: int = 2, **triangulation) -> Dict[str, np.ndarray]:
+                       root_index: int = PANOPTIC15_ROOT_INDEX,
+                       **triangulation) -> Dict[str, np.ndarray]:
     """Triangulate the people of (up to ``max_frames`` evenly spread) frames.
 
     Args:
         cameras: the unbatched rig (its ``names`` select/order the label file's views).
         pseudo_labels: a pseudo-label file path or :class:`PseudoLabels`.
         frames: frame keys to use (default: all of the file's).
-        triangulation: knobs of ``TRIANGULATION_DEFAULTS``.
+        triangulation: knobs of :data:`~selfpose3d_mm.geometry.TRIANGULATION_DEFAULTS`.
 
     Returns:
         dict: ``roots`` (N, 3) float64 world mm, ``poses`` (N, 15, 3), ``scores`` (N,),
         ``frames`` the keys used.
     """
-    from selfpose3d_mm.baselines.triangulation import triangulate_people
     labels = _pseudo_labels(pseudo_labels, cameras)
+    J = len(PANOPTIC15_NAMES)
     keys = [f for f in (labels.keys() if frames is None else frames) if f in labels]
     keys = sorted(keys)
     if len(keys) > max_frames:
@@ -232,13 +235,13 @@ def triangulated_roots(cameras: MultiViewCameras, pseudo_labels,
     cams = cameras.cpu()
     poses, scores = [], []
     for key in keys:  # one triangulation per frame
-        kps, kp_scores, _ = labels.frame(key, skeleton='panoptic15')
+        kps, kp_scores, _ = frame_pseudo_poses(labels, key, skeleton='panoptic15')
         Q = max(len(k) for k in kps)
         if Q == 0:
             continue
         C = len(kps)
-        kp = np.zeros((C, Q, 15, 2), np.float64)
-        sc = np.zeros((C, Q, 15), np.float64)
+        kp = np.zeros((C, Q, J, 2), np.float64)
+        sc = np.zeros((C, Q, J), np.float64)
         mask = np.zeros((C, Q), bool)
         for c in range(C):
             n = len(kps[c])
@@ -247,7 +250,7 @@ def triangulated_roots(cameras: MultiViewCameras, pseudo_labels,
                                  torch.from_numpy(mask), cams, **triangulation)
         poses.append(out['keypoints_3d'].double().numpy())
         scores.append(out['scores'].double().numpy())
-    P = np.concatenate(poses) if poses else np.zeros((0, 15, 3))
+    P = np.concatenate(poses) if poses else np.zeros((0, J, 3))
     return dict(roots=P[:, root_index], poses=P,
                 scores=np.concatenate(scores) if scores else np.zeros(0), frames=keys)
 
@@ -259,7 +262,7 @@ def _round_box(lo: np.ndarray, hi: np.ndarray, v: float):
 
 
 def estimate_capture_space(cameras: MultiViewCameras,
-                           pseudo_labels: Union[str, 'PseudoLabels', None] = None,
+                           pseudo_labels: Union[str, PseudoLabels, None] = None,
                            frames: Optional[Iterable[str]] = None,
                            triangulation: Optional[dict] = None,
                            **knobs) -> dict:
@@ -270,7 +273,7 @@ def estimate_capture_space(cameras: MultiViewCameras,
         pseudo_labels: optional pseudo-label file path or :class:`PseudoLabels` (its
             views must be the rig's cameras).
         frames: frame keys of the pseudo labels to use (default all).
-        triangulation: knobs of the triangulation baseline.
+        triangulation: knobs of :func:`~selfpose3d_mm.geometry.triangulate_people`.
         **knobs: overrides of :data:`CAPTURE_SPACE_DEFAULTS`.
 
     Returns:
@@ -302,7 +305,7 @@ def estimate_capture_space(cameras: MultiViewCameras,
             p_lo = np.percentile(roots[:, :2], k['percentiles'][0], axis=0) - k['margin']
             p_hi = np.percentile(roots[:, :2], k['percentiles'][1], axis=0) + k['margin']
             details['root_box'] = (tuple(p_lo.tolist()), tuple(p_hi.tolist()))
-            ankles = tri['poses'][:, [8, 14], 2].min(1)
+            ankles = tri['poses'][:, list(PANOPTIC15_ANKLES), 2].min(1)
             details['floor_z_poses'] = float(np.median(ankles))
             lo, hi = np.maximum(p_lo, cam_lo), np.minimum(p_hi, cam_hi)
             if (lo < hi).all():

@@ -22,20 +22,20 @@ from __future__ import annotations
 import json
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from .joint_mappings import coco17_to_panoptic15
+from selfpose3d_mm.skeleton import COCO17_NAMES, PANOPTIC15_NAMES
 from selfpose3d_mm.utils import atomic_open
 
 __all__ = ['PSEUDO_LABEL_FORMAT', 'PSEUDO_LABEL_VERSION', 'SKELETON_JOINTS',
-           'PseudoLabelError', 'PseudoLabels', 'empty_pseudo_poses', 'load_pseudo_labels',
-           'save_pseudo_labels']
+           'PseudoLabelError', 'PseudoLabelFileNotFoundError', 'PseudoLabels',
+           'load_pseudo_labels', 'save_pseudo_labels']
 
 PSEUDO_LABEL_FORMAT = 'selfpose3d_mm/pseudo_labels'
 PSEUDO_LABEL_VERSION = 1
-SKELETON_JOINTS = {'coco17': 17, 'panoptic15': 15}
+SKELETON_JOINTS = {'coco17': len(COCO17_NAMES), 'panoptic15': len(PANOPTIC15_NAMES)}
 
 
 class PseudoLabelError(ValueError):
@@ -76,41 +76,6 @@ class PseudoLabels:
     def __len__(self) -> int:
         return len(self.frames)
 
-    def frame(self, key: str, skeleton: Optional[str] = 'panoptic15'
-              ) -> Tuple[List[np.ndarray], List[np.ndarray], List[np.ndarray]]:
-        """The pseudo poses of one frame in the sample structure of the datasets.
-
-        Args:
-            key: frame key.
-            skeleton: joint order wanted: ``'panoptic15'`` (COCO-17 files are converted
-                with :func:`~.joint_mappings.coco17_to_panoptic15`: the neck and the
-                mid-hip from the valid shoulders / hips), the file's own skeleton, or
-                ``None`` for the file's own.
-
-        Returns:
-            keypoints: C arrays (P_c, J, 2) float32, original pixels (0 where invalid);
-            keypoint_scores: C arrays (P_c, J) float32 (0 where invalid);
-            bbox_scores: C arrays (P_c,) float32.
-        """
-        if key not in self.frames:
-            raise KeyError(f'{self.path}: frames: no entry for frame {key!r}')
-        skeleton = skeleton or self.skeleton
-        if skeleton != self.skeleton and (skeleton, self.skeleton) != ('panoptic15',
-                                                                       'coco17'):
-            raise PseudoLabelError(f'{self.path}: skeleton: cannot give {skeleton!r} '
-                                   f'keypoints from {self.skeleton!r} ones')
-        kps, scores, boxes = [], [], []
-        for entry in self.frames[key]:
-            kp = entry['keypoints']
-            valid = kp[..., 2] > 0
-            if skeleton != self.skeleton:  # coco17 -> panoptic15
-                kp, valid = coco17_to_panoptic15(kp, valid)
-            kp = np.where(valid[..., None], kp, 0).astype(np.float32)
-            kps.append(np.ascontiguousarray(kp[..., :2]))
-            scores.append(np.ascontiguousarray(kp[..., 2]))
-            boxes.append(entry['bbox_scores'].astype(np.float32))
-        return kps, scores, boxes
-
     def subset_views(self, names: Sequence[str]) -> 'PseudoLabels':
         """A copy holding only the views ``names``, in that order (arrays are shared)."""
         names = [str(n) for n in names]
@@ -136,15 +101,6 @@ class PseudoLabels:
                                                         'keypoints')} for e in v]
             for k, v in self.frames.items()}
         return out
-
-
-def empty_pseudo_poses(num_views: int, num_joints: int
-                       ) -> Tuple[List[np.ndarray], List[np.ndarray], List[np.ndarray]]:
-    """A frame with no pseudo person in any view, in :meth:`PseudoLabels.frame`'s
-    structure (for datasets read without a pseudo-label file, or frames it lacks)."""
-    return ([np.zeros((0, num_joints, 2), np.float32) for _ in range(num_views)],
-            [np.zeros((0, num_joints), np.float32) for _ in range(num_views)],
-            [np.zeros(0, np.float32) for _ in range(num_views)])
 
 
 def _array(value, where: str, tail: tuple) -> np.ndarray:
@@ -213,7 +169,7 @@ def _parse(data, path: str, num_joints: Optional[int] = None) -> PseudoLabels:
         raise PseudoLabelError(f'{path}: field `skeleton` must be one of '
                                f'{list(SKELETON_JOINTS)}, got {skeleton!r}')
     J = SKELETON_JOINTS[skeleton]
-    reachable = (J, 15) if skeleton == 'coco17' else (J, )  # coco17 -> panoptic15
+    reachable = (J, SKELETON_JOINTS['panoptic15']) if skeleton == 'coco17' else (J, )
     if num_joints is not None and num_joints not in reachable:
         raise PseudoLabelError(f'{path}: field `skeleton`: {skeleton!r} keypoints cannot '
                                f'give the {num_joints} joints the dataset needs')
@@ -265,7 +221,8 @@ def load_pseudo_labels(path: str, views: Optional[Sequence[str]] = None,
         views: the dataset's camera names. The file must have the same cameras (an
             error names both lists otherwise); a different order is re-ordered to
             ``views``.
-        num_joints: joints the dataset will ask :meth:`PseudoLabels.frame` for (15 is
+        num_joints: joints the dataset will ask for
+            (:func:`selfpose3d_mm.datasets.pseudo_poses.frame_pseudo_poses`; 15 is
             reachable from either skeleton).
     """
     path = str(path)

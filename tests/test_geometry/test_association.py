@@ -1,12 +1,18 @@
-"""The triangulation baseline: exact recovery from noise-free projections, ghost and
-out-of-space rejection, left/right swaps, outliers, empty inputs, and the registered
-model through the data pipeline and the AP metric."""
+"""Multi-person association and triangulation (the learning-free baseline): exact
+recovery from noise-free projections, ghost and out-of-space rejection, left/right swaps,
+outliers, empty inputs, and the registered model through the data pipeline and the AP
+metric."""
 import numpy as np
 import pytest
 import torch
 from mmpose.registry import DATASETS, MODELS
 
-from selfpose3d_mm.baselines import TRIANGULATION_DEFAULTS, triangulate_people
+from selfpose3d_mm.geometry import (EpipolarRig, TRIANGULATION_DEFAULTS,
+                                    resolve_triangulation_knobs, triangulate_people)
+from selfpose3d_mm.geometry.association import extend_clusters
+from selfpose3d_mm.geometry.cluster_triangulation import (merge_duplicate_clusters,
+                                                          solve_clusters)
+from selfpose3d_mm.geometry.epipolar import flip_permutation, person_scale
 from selfpose3d_mm.datasets import multiview_collate
 from selfpose3d_mm.datasets.synthetic.body import PeopleSequence
 from selfpose3d_mm.datasets.synthetic.rig import make_ring_rig
@@ -157,28 +163,27 @@ def test_outlier_views_are_rejected_and_noise_is_averaged():
 
 
 def test_split_clusters_are_merged_and_free_persons_attached():
-    from selfpose3d_mm.baselines import triangulation as T
     rig, X, _ = _scene(num_people=2, seed=4)
     kp, sc, mask, order = _observe(rig, X)
-    k = T._resolve_knobs({})
-    obs_rig = T._Rig(rig)
+    k = resolve_triangulation_knobs({})
+    obs_rig = EpipolarRig(rig)
     conf = sc >= k['min_joint_score']
     xn = rig.undistort_points(kp.view(5, -1, 2)).double().view(kp.shape)
     obs = dict(kp=kp, xn=xn, xh=torch.cat([xn, torch.ones_like(xn[..., :1])], -1),
                w=sc.double() * conf, raw=sc.double(), conf=conf, mask=mask,
-               scale=T._person_scale(kp, conf, k['min_scale_px']))
+               scale=person_scale(kp, conf, k['min_scale_px']))
     pairs = torch.tensor(FLIP)
-    flip = T._flip_perm(15, pairs)
+    flip = flip_permutation(15, pairs)
     q0 = [int((order[c] == 0).nonzero()) for c in range(5)]  # person 0 in each view
     # person 0 split over two clusters with disjoint views -> merged into one
     idx = torch.tensor([[q0[0], q0[1], -1, -1, -1], [-1, -1, q0[2], q0[3], q0[4]]])
-    state = T._merge_duplicates(obs_rig, T._solve(obs_rig, idx, obs, pairs, k), obs,
-                                pairs, k)
+    state = merge_duplicate_clusters(obs_rig, solve_clusters(obs_rig, idx, obs, pairs, k),
+                                     obs, pairs, k)
     assert state['idx'].tolist() == [q0]
     assert (state['X'] - X[0]).norm(dim=-1).max() < 1.0
     # person 0 known to views 0-1 only: its detections in views 2-4 are attached
-    state = T._solve(obs_rig, idx[:1], obs, pairs, k)
-    assert T._extend(obs_rig, state, obs, flip, k).tolist() == [q0]
+    state = solve_clusters(obs_rig, idx[:1], obs, pairs, k)
+    assert extend_clusters(obs_rig, state, obs, flip, k).tolist() == [q0]
 
 
 def test_empty_inputs_give_empty_outputs():
@@ -218,8 +223,8 @@ def test_model_predict_on_the_synthetic_dataset_scores_high_ap():
             assert len(s.pred_instances.scores) == len(s.pred_instances.keypoints_3d)
         metric.process(data, samples)
     # the 2D poses are mapped back to the original pixels exactly
-    s, info = samples[0], ds.get_data_info(4)
-    kp, _, mask = model.sample_observations(s)
+    info = ds.get_data_info(4)  # the first frame of the last batch
+    kp, _, mask = model.observations(model.data_preprocessor(data)['inputs'], 0)
     for c in range(5):
         n = int(mask[c].sum())
         assert torch.allclose(kp[c, :n].float(), torch.from_numpy(info['pseudo_keypoints'][c]),

@@ -1,5 +1,6 @@
-"""The pseudo-label file: exact save/load round trip, atomic writes, COCO-17 → Panoptic-15
-per frame, view selection, and every validation error naming the file and the field."""
+"""The pseudo-label file: exact save/load round trip, atomic writes, view selection, and
+every validation error naming the file and the field (the per-frame conversion:
+tests/test_datasets/test_pseudo_poses.py)."""
 import copy
 import json
 import os
@@ -7,14 +8,14 @@ import os
 import numpy as np
 import pytest
 
-from selfpose3d_mm.datasets import pseudo_labels as pl
-from selfpose3d_mm.datasets.pseudo_labels import (PseudoLabelError, PseudoLabels,
-                                                  load_pseudo_labels, save_pseudo_labels)
+from selfpose3d_mm.io import pseudo_labels as pl
+from selfpose3d_mm.io import (PseudoLabelError, PseudoLabels, load_pseudo_labels,
+                              save_pseudo_labels)
 
 VIEWS = ['00_03', '00_06', '00_12']
 
 
-def _raw(skeleton='coco17', seed=0):
+def raw_labels(skeleton='coco17', seed=0):
     """A valid file structure: 2 frames x 3 views, 0-2 persons per view."""
     rng = np.random.default_rng(seed)
     J = pl.SKELETON_JOINTS[skeleton]
@@ -33,7 +34,7 @@ def _raw(skeleton='coco17', seed=0):
                 frames=frames)
 
 
-def _write(tmp_path, data, name='labels.json'):
+def write_json(tmp_path, data, name='labels.json'):
     path = tmp_path / name
     path.write_text(json.dumps(data))
     return str(path)
@@ -46,7 +47,7 @@ def test_save_load_round_trip_is_exact_and_atomic(tmp_path, monkeypatch):
     monkeypatch.setattr(uio.os, 'replace', lambda a, b: (replaced.append((a, b)),
                                                         real_replace(a, b)))
     path = str(tmp_path / 'sub' / 'labels.json')
-    save_pseudo_labels(path, _raw())  # from the JSON structure
+    save_pseudo_labels(path, raw_labels())  # from the JSON structure
     assert os.path.dirname(replaced[0][0]) == os.path.dirname(path)  # temp file beside it
     a = load_pseudo_labels(path)
     assert isinstance(a, PseudoLabels) and a.path == path and len(a) == 2
@@ -67,7 +68,7 @@ def test_save_load_round_trip_is_exact_and_atomic(tmp_path, monkeypatch):
     save_pseudo_labels(str(tmp_path / 'c.json'), b)
     assert (tmp_path / 'b.json').read_bytes() == (tmp_path / 'c.json').read_bytes()
     # an invalid structure is never written and leaves no temporary file
-    bad = _raw()
+    bad = raw_labels()
     bad['frames']['seq/00000000'][0]['keypoints'][0][0][0] = float('nan')
     with pytest.raises(PseudoLabelError, match='non-finite'):
         save_pseudo_labels(path, bad)
@@ -76,51 +77,10 @@ def test_save_load_round_trip_is_exact_and_atomic(tmp_path, monkeypatch):
                           a.frames['seq/00000000'][0]['keypoints'])
 
 
-def test_frame_converts_coco17_to_panoptic15(tmp_path):
-    kp = np.zeros((1, 17, 3))
-    kp[0, :, :2] = np.arange(34).reshape(17, 2)
-    kp[0, :, 2] = 0.5
-    kp[0, 5] = (10, 20, 0.8)   # left shoulder
-    kp[0, 6] = (30, 40, 0.6)   # right shoulder
-    kp[0, 11] = (50, 60, 0.9)  # left hip
-    kp[0, 12, 2] = 0.0         # right hip invalid -> mid-hip = left hip
-    kp[0, 9, 2] = -1.0         # left wrist invalid
-    data = _raw()
-    data['frames']['seq/00000000'][1]['keypoints'] = kp.tolist()
-    labels = load_pseudo_labels(_write(tmp_path, data))
-    kps, scores, boxes = labels.frame('seq/00000000')
-    assert len(kps) == len(scores) == len(boxes) == 3
-    assert [k.shape for k in kps] == [(2, 15, 2), (1, 15, 2), (0, 15, 2)]
-    assert [s.shape for s in scores] == [(2, 15), (1, 15), (0, 15)]
-    assert all(k.dtype == np.float32 for k in kps + scores + boxes)
-    k, s = kps[1][0], scores[1][0]
-    np.testing.assert_allclose(k[0], (20, 30))   # neck = mean of the shoulders
-    np.testing.assert_allclose(s[0], 0.7, rtol=1e-6)
-    np.testing.assert_allclose(k[1], kp[0, 0, :2])  # nose
-    np.testing.assert_allclose(k[2], (50, 60))   # mid-hip from the valid hip only
-    np.testing.assert_allclose(s[2], 0.9, rtol=1e-6)
-    assert s[5] == 0 and (k[5] == 0).all()      # invalid left wrist: score 0, zeros
-    np.testing.assert_allclose(k[9], (30, 40))   # right shoulder
-    np.testing.assert_allclose(boxes[1], data['frames']['seq/00000000'][1]['bbox_scores'],
-                               rtol=1e-6)
-    # the file's own skeleton, and a Panoptic-15 file read as it is
-    k17, s17, _ = labels.frame('seq/00000000', skeleton='coco17')
-    assert k17[1].shape == (1, 17, 2) and s17[1][0, 9] == 0
-    np.testing.assert_allclose(s17[1][0, 5], 0.8, rtol=1e-6)
-    p15 = load_pseudo_labels(_write(tmp_path, _raw('panoptic15'), 'p15.json'))
-    k, s, _ = p15.frame('seq/00000003')
-    raw = np.asarray(_raw('panoptic15')['frames']['seq/00000003'][2]['keypoints'], np.float32)
-    assert np.array_equal(k[2], raw[..., :2]) and np.array_equal(s[2], raw[..., 2])
-    with pytest.raises(PseudoLabelError, match='p15.json: skeleton'):
-        p15.frame('seq/00000003', skeleton='coco17')
-    with pytest.raises(KeyError, match='seq/99999999'):
-        labels.frame('seq/99999999')
-
-
 def test_views_are_selected_and_reordered_by_name(tmp_path):
-    data = _raw()
+    data = raw_labels()
     data['image_sizes'] = [[1920, 1080], [1280, 720], [640, 480]]
-    path = _write(tmp_path, data)
+    path = write_json(tmp_path, data)
     labels = load_pseudo_labels(path)
     sub = labels.subset_views(['00_12', '00_03'])
     assert sub.views == ['00_12', '00_03']
@@ -182,9 +142,9 @@ CASES = {
 @pytest.mark.parametrize('case', sorted(CASES))
 def test_malformed_files_name_the_file_and_the_field(tmp_path, case):
     mutate, pattern = CASES[case]
-    data = copy.deepcopy(_raw())
+    data = copy.deepcopy(raw_labels())
     mutate(data)
-    path = _write(tmp_path, data)
+    path = write_json(tmp_path, data)
     with pytest.raises(PseudoLabelError, match=pattern) as e:
         load_pseudo_labels(path)
     assert str(e.value).startswith(path)
@@ -199,7 +159,7 @@ def test_file_level_errors(tmp_path):
     bad.write_text('{"format": ')
     with pytest.raises(PseudoLabelError, match=f'^{bad}: not valid JSON'):
         load_pseudo_labels(str(bad))
-    path = _write(tmp_path, _raw())
+    path = write_json(tmp_path, raw_labels())
     with pytest.raises(PseudoLabelError, match=(
             r'labels.json: field `views`: camera count differs from the pseudo-label file: '
             r"the dataset has 2 cameras \['00_03', '00_06'\], the file 3 "

@@ -1,0 +1,19 @@
+"""Calibration files of every supported format → :class:`~selfpose3d_mm.geometry.MultiViewCameras`
+(internal convention: millimetres, z up, ``x_cam = R X + t``), each camera validated."""
+from .common import (LENGTH_UNITS, ROTATION_TOLERANCE, CalibrationError, read_field,
+                     validate_camera)
+from .formats import CALIBRATION_FORMATS, guess_calibration_format, load_cameras
+from .opencv_yaml import load_opencv_yaml, save_opencv_yaml
+from .panoptic import PANOPTIC_AXES, load_panoptic_calibration, panoptic_points_to_world
+from .rig_file import (RIG_FORMAT, RIG_UNITS, WORLD_UP_AXES, is_rig_dict, load_rig,
+                       rig_from_dict, rig_to_dict, save_rig, to_internal_points, world_axes)
+from .shelf_campus import load_shelf_campus_calibration
+
+__all__ = [
+    'CalibrationError', 'LENGTH_UNITS', 'ROTATION_TOLERANCE', 'read_field',
+    'validate_camera', 'CALIBRATION_FORMATS', 'guess_calibration_format', 'load_cameras',
+    'load_opencv_yaml', 'save_opencv_yaml', 'PANOPTIC_AXES', 'load_panoptic_calibration',
+    'panoptic_points_to_world', 'RIG_FORMAT', 'RIG_UNITS', 'WORLD_UP_AXES', 'is_rig_dict',
+    'load_rig', 'rig_from_dict', 'rig_to_dict', 'save_rig', 'to_internal_points',
+    'world_axes', 'load_shelf_campus_calibration'
+]

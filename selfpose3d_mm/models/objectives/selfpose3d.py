@@ -1,0 +1,249 @@
+"""SelfPose3d's self-supervised objective (docs/method.md#self-supervised-training).
+
+Reads only the cameras, the view-sets' affines (x⁰ un-augmented, x¹ and x² randomly
+rotated/scaled) and the 2D pseudo poses of :class:`MultiViewBatch`. It cannot read 3D or
+2D ground truth: its ``gt_policy`` is ``'forbidden'``, so the data preprocessor never
+puts GT into its batch and refuses a training sample that carries any.
+
+    loss_2d_pseudo  2D net vs heatmaps rendered from the pseudo poses (all view-sets)
+    loss_root_syn   root net on random synthetic 3D roots rendered into every view
+    loss_root_cons  root volumes of x¹, x² vs the detached one of x⁰
+    loss_pose_hm    pose net on x¹ (x²) → 3D poses → projected into x² (x¹) → rendered →
+                    attention-weighted MSE to the pseudo heatmaps of x² (x¹)
+    loss_attn       keeps the soft attention from collapsing to 0
+    loss_pose_l1    Hungarian-matched L1 between those projections and the pseudo poses,
+                    with hard view attention (the worst view of each frame dropped)
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Set, Tuple
+
+import torch
+from mmpose.registry import MODELS
+from torch import Tensor
+
+from selfpose3d_mm.geometry import apply_affine, render_gaussian_heatmaps
+from ..losses import SyntheticRootSampler
+from .base import BaseObjective
+
+__all__ = ['SelfPose3dObjective', 'SELFSUP_DEFAULTS']
+
+SELFSUP_DEFAULTS = dict(
+    # pseudo-label sets: both keep persons whose box score > box_thr; 'hard' also drops
+    # joints with score < hard_keypoint_thr and persons left with fewer than
+    # hard_min_joints joints (docs/method.md#pseudo-labels)
+    box_thr=0.7,
+    hard_keypoint_thr=0.7,
+    hard_min_joints=3,
+    sigma=3.0,            # heatmap px of rendered targets and predictions
+    root_syn=dict(max_people=10, xy_margin=(0.0, 0.0), z_range=None, z_jitter=50.0),
+    root_syn_noise=0.02,  # std of the noise added to synthetic root heatmaps
+    root_syn_amplitude=(1.0, 1.0),  # peak range of synthetic roots (heatmap-input: scores)
+    root_syn_sets=(0, 1, 2),  # view-sets the synthetic-root loss renders into
+    proposal_threshold=None,  # proposals for pose training (None: the root head's)
+    cross_affine=True,    # False (ablation): Y¹ is compared in x¹'s own frame, Y² in x²'s
+)
+_LOSS_MODULES = dict(root_consistency=dict(type='RootConsistencyLoss'),
+                     heatmap_loss=dict(type='AttentiveHeatmapLoss'),
+                     attention_reg=dict(type='AttentionRegularizer'),
+                     joint_l1=dict(type='HungarianL1Loss'))
+
+
+@MODELS.register_module()
+class SelfPose3dObjective(BaseObjective):
+    """SelfPose3d's losses (module docstring). Needs 3 view-sets per training frame.
+
+    Without a stage schedule it trains the full set with ``loss_weights``; the
+    ``TrainingStageHook`` switches subsets of these losses on, never other ones.
+
+    Args:
+        loss_weights: default weights (paper: root_syn 100, pose_hm 1, attn σ = 0.1,
+            pose_l1 λ = 0.01).
+        attention_net: config of the soft attention net (``SoftAttentionNet``); its input
+            is the view's image, or the view's heatmaps in heatmap-input mode.
+        losses: configs of the loss modules ``root_consistency``, ``heatmap_loss``,
+            ``attention_reg``, ``joint_l1`` (their weights are ``loss_weights``: a
+            ``loss_weight`` here is refused).
+        **knobs: :data:`SELFSUP_DEFAULTS` (label sets, rendering, synthetic roots).
+    """
+
+    LOSSES = ('loss_2d_pseudo', 'loss_root_syn', 'loss_root_cons', 'loss_pose_hm',
+              'loss_attn', 'loss_pose_l1')
+    DEFAULT_WEIGHTS = dict(loss_2d_pseudo=1.0, loss_root_syn=100.0, loss_root_cons=1.0,
+                           loss_pose_hm=1.0, loss_attn=0.1, loss_pose_l1=0.01)
+    gt_policy = 'forbidden'
+
+    def __init__(self, loss_weights: Dict[str, float] = None,
+                 attention_net: Optional[dict] = None, losses: Optional[dict] = None,
+                 init_cfg=None, **knobs):
+        super().__init__(loss_weights, init_cfg)
+        unknown = set(knobs) - set(SELFSUP_DEFAULTS)
+        if unknown:
+            raise KeyError(f'SelfPose3dObjective: unknown knobs {sorted(unknown)}; known '
+                           f'{sorted(SELFSUP_DEFAULTS)}')
+        cfg = {**SELFSUP_DEFAULTS, **knobs}
+        cfg['root_syn'] = {**SELFSUP_DEFAULTS['root_syn'], **cfg['root_syn']}
+        self.cfg = cfg
+        self._attention_cfg = attention_net
+        self.attention_net = None
+        modules = {k: dict(v) for k, v in _LOSS_MODULES.items()}
+        for name, c in (losses or {}).items():
+            if name not in modules:
+                raise KeyError(f'losses: unknown {name!r}; known {sorted(modules)}')
+            if 'loss_weight' in c:
+                raise KeyError(f'losses.{name}.loss_weight: weights are set once, in '
+                               'loss_weights (or a stage of the TrainingStageHook)')
+            modules[name].update(c)
+        for name, c in modules.items():
+            setattr(self, name, MODELS.build(dict(c, loss_weight=1.0)))
+        self.root_sampler = None
+
+    def bind(self, net) -> None:
+        if self._attention_cfg is not None:
+            att = dict(self._attention_cfg)
+            att.setdefault('type', 'SoftAttentionNet')
+            att.setdefault('in_channels', 3 if net.with_heatmap_net else net.num_joints)
+            att.setdefault('out_channels', net.num_joints)
+            self.attention_net = MODELS.build(att)
+        self.root_sampler = SyntheticRootSampler(
+            net.root_head.space_center, net.root_head.space_size, **self.cfg['root_syn'])
+
+    # ------------------------------------------------------------------ labels
+    def pseudo_labels(self, batch, view_set: int) -> Tuple[Tensor, Tensor]:
+        """Pseudo poses of one view-set under the current label set ('soft'/'hard'):
+        keypoints (B, C, Q, J, 2) heatmap px and visibility (B, C, Q, J) bool."""
+        cfg, p = self.cfg, batch.pseudo
+        if p is None:
+            raise ValueError('SelfPose3dObjective needs 2D pseudo poses in every frame')
+        kp, scores, vis = p.view_set(view_set)
+        vis = vis & (p.person_mask & (p.bbox_scores > cfg['box_thr'])).unsqueeze(-1)
+        if self.label_set == 'hard':
+            vis = vis & (scores >= cfg['hard_keypoint_thr'])
+            vis = vis & (vis.sum(-1, keepdim=True) >= cfg['hard_min_joints'])
+        return kp, vis
+
+    def target_heatmaps(self, net, kp: Tensor, vis: Tensor) -> Tensor:
+        return render_gaussian_heatmaps(kp, vis, net.heatmap_size, self.cfg['sigma'])
+
+    # ------------------------------------------------------------------ losses
+    def compute(self, net, batch, on: Set[str]) -> Dict[str, Tensor]:
+        S = batch.num_sets
+        if S < 3 and on & {'loss_root_cons', 'loss_pose_hm', 'loss_pose_l1'}:
+            raise ValueError(f'self-supervised losses {sorted(on)} need 3 view-sets per '
+                             f'sample (x0, x1, x2); the pipeline gave {S}: use '
+                             'MultiViewRandomAffinePair in the train pipeline')
+        need_hm = bool(on - {'loss_root_syn'})
+        hms = [net.heatmaps(batch, k) for k in range(S)] if need_hm else []
+        labels = [self.pseudo_labels(batch, k) for k in range(S)] if need_hm else []
+        losses: Dict[str, Tensor] = {}
+        if 'loss_2d_pseudo' in on and net.with_heatmap_net:
+            losses['loss_2d_pseudo'] = sum(
+                torch.mean((hm - self.target_heatmaps(net, kp, vis)) ** 2)
+                for hm, (kp, vis) in zip(hms, labels)) / S
+        if 'loss_root_syn' in on:
+            losses['loss_root_syn'] = self.synthetic_root_loss(net, batch)
+        if net.with_heatmap_net and not net.trains('heatmap_net_2d'):
+            hms = [h.detach() for h in hms]
+        if 'loss_root_cons' in on:
+            with torch.no_grad():
+                g0 = net.root_volume(net.root_input(hms[0]), batch, 0)
+            vols = [net.root_volume(net.root_input(hms[k]), batch, k) for k in (1, 2)]
+            losses['loss_root_cons'] = self.root_consistency(vols, g0)
+        if on & {'loss_pose_hm', 'loss_pose_l1', 'loss_attn'}:
+            losses.update(self.pose_losses(net, batch, hms, labels, on))
+        return losses
+
+    def synthetic_root_loss(self, net, batch) -> Tensor:
+        """Root net on synthetic roots: rendered in every view of the chosen sets,
+        unprojected, compared with their 3D Gaussian target."""
+        cfg = self.cfg
+        dev = batch.device
+        roots, mask = self.root_sampler.sample(batch.batch_size, device=dev)  # (B, K, 3)
+        target = net.root_head.encode(roots, mask)
+        lo, hi = cfg['root_syn_amplitude']
+        sets = [k for k in cfg['root_syn_sets'] if k < batch.num_sets]
+        total = 0.0
+        for k in sets:  # ≤ 3 view-sets
+            uv, valid = batch.cameras.project(roots, return_valid=True)  # (B, C, K, 2)
+            uv = apply_affine(uv, batch.affines[:, k])
+            amp = lo + (hi - lo) * torch.rand(uv.shape[:-1], device=dev)
+            vis = valid & mask.unsqueeze(1)
+            hm = render_gaussian_heatmaps(uv.unsqueeze(-2), vis.unsqueeze(-1), net.heatmap_size,
+                                          cfg['sigma'], amp.unsqueeze(-1))  # (B, C, 1, h, w)
+            if cfg['root_syn_noise'] > 0:
+                hm = (hm + torch.randn_like(hm) * cfg['root_syn_noise']).clamp(0, 1)
+            if net.root_channels == 'all':
+                hm = hm.expand(-1, -1, net.num_joints, -1, -1)
+            total = total + net.root_head.loss(net.root_volume(hm, batch, k), target)
+        return total / max(len(sets), 1)
+
+    def attention(self, batch, heatmaps: Tensor, view_set: int) -> Optional[Tensor]:
+        if self.attention_net is None:
+            return None
+        B, C, J, h, w = heatmaps.shape
+        x = batch.images[:, view_set] if batch.images is not None else heatmaps.detach()
+        att = self.attention_net(x.flatten(0, 1), output_size=(h, w))
+        return att.view(B, C, *att.shape[1:])
+
+    def pose_losses(self, net, batch, hms: List[Tensor], labels: list, on) -> Dict[str, Tensor]:
+        """Pose net on x¹ and x² from the proposals of x⁰; the cross-view losses."""
+        with torch.no_grad():  # proposals from the un-augmented set (root net frozen)
+            g0 = net.root_volume(net.root_input(hms[0].detach()), batch, 0)
+            centers, scores = net.root_head.decode(g0)
+        thr = self.cfg['proposal_threshold']
+        thr = net.root_head.threshold if thr is None else thr
+        b_idx, k_idx = (scores > thr).nonzero(as_tuple=True)
+        c = centers[b_idx, k_idx]
+        Y = {k: net.pose_from_proposals(hms[k], batch, k, c, b_idx) for k in (1, 2)}
+        if len(b_idx) == 0:  # no proposal: zeros that still reach the pose net's weights
+            anchor = sum(p.flatten()[0] for p in net.pose_head.parameters()) * 0.0
+            Y = {k: v + anchor for k, v in Y.items()}
+        att = {k: self.attention(batch, hms[k], k) for k in (1, 2)} \
+            if on & {'loss_pose_hm', 'loss_attn'} else {1: None, 2: None}
+        return self.cross_view_losses(net, batch, Y, b_idx, k_idx, scores.shape[1], labels,
+                                      att, on)
+
+    def cross_view_losses(self, net, batch, Y: Dict[int, Tensor], b_idx: Tensor,
+                          k_idx: Tensor, K: int, labels: list,
+                          att: Dict[int, Optional[Tensor]], on) -> Dict[str, Tensor]:
+        """Losses of the 3D poses ``Y[k]`` (M, J, 3) estimated from view-set k, seen
+        through the *other* set's affine (``cross_affine``), against that set's pseudo
+        poses: attention-weighted heatmap MSE (``loss_pose_hm``), Hungarian L1
+        (``loss_pose_l1``, in heatmap px normalised by the heatmap size) and the
+        attention regulariser (``loss_attn``).
+
+        Args:
+            b_idx, k_idx: (M,) frame and slot of each pose (K slots per frame).
+            labels: per set, :meth:`pseudo_labels`. att: per set, (B, C, J, h, w) or None.
+        """
+        B = batch.batch_size
+        losses: Dict[str, Tensor] = {}
+        hm_terms, l1_terms = [], []
+        pairs = ((1, 2), (2, 1)) if self.cfg['cross_affine'] else ((1, 1), (2, 2))
+        for src, dst in pairs:  # Y¹ seen by x², Y² seen by x¹
+            uv, valid = batch.cameras_of(b_idx).project(Y[src], return_valid=True)
+            uv = apply_affine(uv, batch.affines[b_idx, dst])             # (M, C, J, 2)
+            uv = _scatter_persons(uv, b_idx, k_idx, B, K)                # (B, C, K, J, 2)
+            vis = _scatter_persons(valid, b_idx, k_idx, B, K)
+            kp, pvis = labels[dst]
+            if 'loss_pose_hm' in on:
+                pred = render_gaussian_heatmaps(uv, vis, net.heatmap_size, self.cfg['sigma'],
+                                                reduce='sum')
+                hm_terms.append(self.heatmap_loss(pred, self.target_heatmaps(net, kp, pvis),
+                                                  att[dst]))
+            if 'loss_pose_l1' in on:
+                l1_terms.append(self.joint_l1(uv, vis, kp, pvis, norm_size=net.heatmap_size))
+        if hm_terms:
+            losses['loss_pose_hm'] = sum(hm_terms)
+        if l1_terms:
+            losses['loss_pose_l1'] = sum(l1_terms)
+        if 'loss_attn' in on and att[1] is not None:
+            losses['loss_attn'] = self.attention_reg(att[1]) + self.attention_reg(att[2])
+        return losses
+
+
+def _scatter_persons(values: Tensor, b_idx: Tensor, k_idx: Tensor, B: int, K: int) -> Tensor:
+    """(M, C, ...) per-proposal values → (B, C, K, ...) zero-padded."""
+    out = values.new_zeros(B, K, *values.shape[1:])
+    out = out.index_put((b_idx, k_idx), values)
+    return out.transpose(1, 2)
