@@ -4,13 +4,14 @@ Importing the package registers its components into mmpose's registries (use
 ``default_scope='mmpose'``), so an OpenMMLab config only needs::
 
     custom_imports = dict(imports=['selfpose3d_mm'], allow_failed_imports=False)
-"""
-import os as _os
 
-# mmengine's checkpoints hold numpy objects and HistoryBuffers, which torch >= 2.6 refuses
-# under its default ``weights_only=True``. Checkpoints here are the user's own training
-# outputs, so restore the full unpickler (users can still opt out by setting it to 0).
-_os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+It also admits, by name, the few non-tensor types mmengine writes into checkpoints in
+torch's weights-only unpickler (:mod:`selfpose3d_mm.utils.safe_load`): checkpoints load
+with ``weights_only=True`` and never run code.
+"""
+from .utils.safe_load import register_checkpoint_safe_globals
+
+register_checkpoint_safe_globals()
 
 from . import (datasets, engine, evaluation, geometry, io, models,  # noqa: E402,F401
                skeleton, structures, visualization)

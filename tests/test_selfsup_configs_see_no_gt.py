@@ -95,6 +95,7 @@ def _step(model, cfg, gt: str, stage):
         model.set_stage(train=stage['train'], losses=stage['losses'],
                         labels=stage.get('labels', 'soft'))
     torch.manual_seed(1)
+    model.objective.generator.manual_seed(1)
     return {k: v.detach() for k, v in model(**data, mode='loss').items()}
 
 

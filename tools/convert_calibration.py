@@ -12,7 +12,10 @@ is written in ``--units`` / ``--world-up`` (default mm, +z: exact; write ``--wor
 with an ``=``, or argparse reads ``-y`` as an option). ``--cameras`` picks
 views (Panoptic default: VoxelPose's five HD cameras 00_03 00_06 00_12 00_13 00_23);
 ``--image-size`` is required for Shelf/Campus (Shelf 1032 776, Campus 360 288), whose
-files do not store it. Examples:
+files do not store it. OpenCV's 4/5/8/12/14-coefficient distortion models are kept
+(each camera written up to its last non-zero model group). A malformed SRC ends the tool
+with the loader's message (file, camera, field; the guessed format and why when --from
+is omitted), not a traceback. Examples:
 
     python tools/convert_calibration.py data/panoptic/160906_band1/calibration_160906_band1.json \\
         data/my_rig/calibration.json --from panoptic --cameras 00_03 00_06 00_12
@@ -22,7 +25,8 @@ files do not store it. Examples:
 import argparse
 import sys
 
-from selfpose3d_mm.io import guess_calibration_format, load_cameras, save_rig
+from selfpose3d_mm.io import (CalibrationError, guess_calibration_format, load_cameras,
+                              save_rig)
 
 
 def parse_args(argv=None):
@@ -49,7 +53,8 @@ def parse_args(argv=None):
 def convert(src: str, dst: str, fmt=None, cameras=None, image_size=None, units='mm',
             world_up='+z', pose='t'):
     """Read ``src`` and write it as a rig file; returns the rig (internal convention)."""
-    fmt = {'opencv_yaml': 'opencv'}.get(fmt, fmt) or guess_calibration_format(src)
+    given = {'opencv_yaml': 'opencv'}.get(fmt, fmt)
+    fmt = given or guess_calibration_format(src)
     kwargs = {}
     if fmt == 'shelf_campus':
         if image_size is None:
@@ -61,7 +66,7 @@ def convert(src: str, dst: str, fmt=None, cameras=None, image_size=None, units='
                          'drop --image-size')
     if fmt in ('panoptic', 'rig') and cameras is not None:
         kwargs['camera_names'] = list(cameras)
-    cams = load_cameras(src, fmt, **kwargs)
+    cams = load_cameras(src, given, **kwargs)  # a guessed format's errors say why
     if fmt not in ('panoptic', 'rig') and cameras is not None:
         names = cams.names or []
         missing = [n for n in cameras if n not in names]
@@ -76,8 +81,11 @@ def convert(src: str, dst: str, fmt=None, cameras=None, image_size=None, units='
 
 def main(argv=None):
     args = parse_args(argv)
-    cams = convert(args.src, args.dst, args.fmt, args.cameras, args.image_size, args.units,
-                   args.world_up, args.pose)
+    try:
+        cams = convert(args.src, args.dst, args.fmt, args.cameras, args.image_size,
+                       args.units, args.world_up, args.pose)
+    except (CalibrationError, FileNotFoundError) as e:
+        raise SystemExit(f'convert_calibration: {e}') from None
     print(f'wrote {args.dst}: {cams.num_views} cameras {cams.names} '
           f'({args.units}, world up {args.world_up})')
     return 0

@@ -70,8 +70,11 @@ if [ ! -f "$STAMP" ]; then
 fi
 
 ln -sfn "$VENV" "$ROOT/.venv"
-# The project itself, editable, so the venv always imports *this* checkout.
-if ! (cd / && "$VENV/bin/python" -c "import sys, selfpose3d_mm as m, os; sys.exit(os.path.dirname(m.__path__[0]) != '$ROOT')" 2>/dev/null); then
+# The project itself, editable, so the venv always imports *this* checkout. Paths reach
+# python as arguments (sys.argv), never pasted into its code: a checkout path with a quote
+# in it must not become code.
+EDITABLE_CHECK='import os, sys, selfpose3d_mm as m; sys.exit(os.path.dirname(m.__path__[0]) != sys.argv[1])'
+if ! (cd / && "$VENV/bin/python" -c "$EDITABLE_CHECK" "$ROOT" 2>/dev/null); then
     log "installing selfpose3d_mm (editable) from $ROOT"
     "$VENV/bin/python" -m pip --disable-pip-version-check install -q --no-deps --no-build-isolation -e "$ROOT"
 fi

@@ -10,6 +10,8 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from selfpose3d_mm.engine import find_resume_checkpoint
+
 
 def parse_args():
     p = argparse.ArgumentParser(description='Train a selfpose3d_mm model')
@@ -40,8 +42,13 @@ def merge_args(cfg, args):
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        # the newest *complete* checkpoint: an empty or dangling `last_checkpoint`, or a
+        # file truncated by a kill, falls back to the one before (with a warning)
+        ckpt = find_resume_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None
+        cfg.resume = ckpt is not None
+        cfg.load_from = ckpt
+        if ckpt is None:
+            print(f'--resume: no complete checkpoint in {cfg.work_dir}; starting afresh')
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume

@@ -5,10 +5,16 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, save_best='mAP', rule='greater',
-                    max_keep_ckpts=2),
+    # written atomically (temp file + fsync + rename, then `last_checkpoint`)
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, save_best='mAP',
+                    rule='greater', max_keep_ckpts=2),
+    rng_state=dict(type='RandomStateHook'),  # global RNG states saved + restored
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # a step with a non-finite loss or gradient is skipped (GuardedOptimWrapper); five in
+    # a row stop the run with an error; no checkpoint is written with non-finite weights
+    non_finite=dict(type='NonFiniteGuardHook', max_consecutive=5),
 )
+optim_wrapper = dict(type='GuardedOptimWrapper')
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

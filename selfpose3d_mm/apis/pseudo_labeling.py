@@ -3,7 +3,7 @@ top-down COCO-17 model, on every view of every frame (``tools/pseudo_label.py``)
 
 The output is the pseudo-label file of :mod:`selfpose3d_mm.io.pseudo_labels`
 (skeleton ``coco17``, original-image pixels). It keeps every person box above the
-detector threshold with its *raw* box score and the raw keypoint scores: the soft and the
+detector threshold with its *raw* box score and its keypoint scores in [0, 1]: the soft and the
 hard label sets of SelfPose3d are selected from these scores by the model at training time
 (``SelfPose3dObjective`` ``box_thr`` / ``hard_keypoint_thr`` of
 :class:`~selfpose3d_mm.models.detectors.selfsup`), so one file serves both.
@@ -344,7 +344,8 @@ class PseudoLabelJournal:
 
 
 def _entry(boxes: np.ndarray, scores: np.ndarray, kps: np.ndarray) -> dict:
-    """One view's record: plain lists of the float32 values (exact in JSON)."""
+    """One view's record: float32 lists (exact in JSON); raw keypoint scores clipped to [0, 1]."""
+    kps = np.concatenate([kps[..., :2], np.clip(kps[..., 2:], 0.0, 1.0)], -1)
     return dict(bboxes=boxes.astype(np.float32).tolist(),
                 bbox_scores=scores.astype(np.float32).tolist(),
                 keypoints=kps.astype(np.float32).tolist())

@@ -5,6 +5,7 @@ from .custom_rig import CustomRigDataset
 from .frame_sources import ImageFrames, VideoFrames
 from .panoptic import PanopticMultiViewDataset
 from .pseudo_poses import empty_pseudo_poses, frame_pseudo_poses
+from .samplers import EpochSeededSampler, multiview_worker_init_fn, sample_seed
 from .shelf_campus import ShelfCampusDataset, ShelfCampusSyntheticDataset
 from .synthetic import SyntheticMultiViewDataset
 from .transforms import *  # noqa: F401,F403
@@ -12,4 +13,5 @@ from .transforms import *  # noqa: F401,F403
 __all__ = ['BaseMultiViewDataset', 'multiview_collate', 'PanopticMultiViewDataset',
            'ShelfCampusDataset', 'ShelfCampusSyntheticDataset', 'SyntheticMultiViewDataset',
            'CustomRigDataset', 'ImageFrames', 'VideoFrames', 'empty_pseudo_poses',
-           'frame_pseudo_poses']
+           'frame_pseudo_poses', 'EpochSeededSampler', 'multiview_worker_init_fn',
+           'sample_seed']

@@ -24,14 +24,34 @@ num_keypoints              J
 from __future__ import annotations
 
 import copy
+import random
+from contextlib import contextmanager
 from typing import Optional, Sequence
 
+import numpy as np
+import torch
 from mmengine.dataset import BaseDataset
 from mmpose.registry import TRANSFORMS
 
 from selfpose3d_mm.skeleton.metainfo import PANOPTIC15_METAINFO, load_pose_metainfo
 
 __all__ = ['BaseMultiViewDataset']
+
+
+@contextmanager
+def seeded_random_state(seed: int):
+    """Run a block with python's, numpy's and torch's (CPU) global RNGs seeded by ``seed``,
+    and give the caller its own RNG states back afterwards."""
+    py_state, np_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
 
 
 class BaseMultiViewDataset(BaseDataset):
@@ -84,10 +104,28 @@ class BaseMultiViewDataset(BaseDataset):
             memo[id(cameras)] = hit
         return hit[1]
 
+    def __getitem__(self, idx):
+        """``dataset[i]``, or ``dataset[(i, seed)]`` (from :class:`EpochSeededSampler`):
+        the sample's random augmentation is then drawn under ``seed`` alone."""
+        if not isinstance(idx, tuple):
+            return super().__getitem__(idx)
+        index, seed = idx
+        with seeded_random_state(seed):
+            return super().__getitem__(int(index))
+
     def prepare_data(self, idx: int):
         info = self.get_data_info(idx)
-        if 'cameras' in info and 'rig_id' not in info:
-            info['rig_id'] = self.rig_id(info['cameras'])
+        if 'cameras' in info:
+            if 'rig_id' not in info:
+                info['rig_id'] = self.rig_id(info['cameras'])
+            # The sample gets its own copy of the rig. A DataLoader worker sends a sample's
+            # tensors through shared memory: torch moves each one's storage into a shared
+            # segment *in place* and frees the old buffer, on the queue's feeder thread,
+            # while the worker already prepares the next sample. Sending the dataset's own
+            # camera tensors would free the buffer under every numpy view of them (e.g.
+            # the image sizes) that the next sample is being computed from: garbage pseudo
+            # poses and NaN predictions, now and then, only with workers.
+            info['cameras'] = info['cameras'].clone()
         return self.pipeline(info)
 
     def _common_info(self) -> dict:

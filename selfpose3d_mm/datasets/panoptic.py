@@ -13,9 +13,10 @@ joints (Panoptic-15), a joint is visible iff its confidence is > 0.1, a body who
 (mid-hip, joint 2) is invisible is dropped, and a frame left without a body is skipped.
 Bodies are read by :func:`selfpose3d_mm.io.load_panoptic_bodies` (cm, y down → mm, z up).
 
-The frame index (frame ids and 3D GT per sequence) is built once and cached as a pickle
-under ``cache_dir``, keyed by the sequences, cameras, interval and the body files'
-names, sizes and modification times; it is rebuilt when any of them changes.
+The frame index (frame ids and 3D GT per sequence) is built once and cached under
+``cache_dir`` as an ``.npz`` of plain arrays (read with ``allow_pickle=False``: a planted
+cache file cannot run code), keyed by the sequences, cameras, interval and the body
+files' names, sizes and modification times; it is rebuilt when any of them changes.
 """
 from __future__ import annotations
 
@@ -23,7 +24,6 @@ import hashlib
 import logging
 import os
 import os.path as osp
-import pickle
 import re
 from collections import Counter
 from typing import Dict, List, Optional, Sequence
@@ -46,7 +46,7 @@ PANOPTIC_CAMERAS = ('00_03', '00_06', '00_12', '00_13', '00_23')
 BODY_DIR = 'hdPose3d_stage1_coco19'
 NUM_JOINTS = len(PANOPTIC15_NAMES)   # the first 15 coco19 joints: Panoptic-15
 _BODY_FILE = re.compile(r'^body3DScene_(\d+)\.json$')
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: plain arrays in an npz (1 was a pickle, never read)
 
 
 def _body_files(body_dir: str, interval: int) -> List[str]:
@@ -214,7 +214,46 @@ class PanopticMultiViewDataset(BaseMultiViewDataset):
     def cache_path(self) -> str:
         name = hashlib.sha1(repr((self.sequences, self.camera_names, self.interval))
                             .encode()).hexdigest()[:16]
-        return osp.join(self.cache_dir, f'panoptic_index_{name}.pkl')
+        return osp.join(self.cache_dir, f'panoptic_index_{name}.npz')
+
+    def _read_cache(self, path: str, key: str) -> Optional[dict]:
+        """The index in the cache file when its key is ``key`` (else None). The file holds
+        plain arrays only (read with ``allow_pickle=False``)."""
+        with np.load(path, allow_pickle=False) as z:
+            if str(z['key']) != key or int(z['version']) != _CACHE_VERSION:
+                return None
+            index = {}
+            for k, seq in enumerate(z['sequences'].tolist()):
+                p = f'seq{k}_'
+                counts = z[p + 'counts']
+                cuts = np.cumsum(counts)[:-1]
+                per_frame = {f: np.split(z[p + f], cuts) if len(counts) else []
+                             for f in ('keypoints_3d', 'visible', 'ids')}
+                index[seq] = dict(
+                    frames=z[p + 'frames'], **per_frame,
+                    problems=[tuple(r) for r in z[p + 'problems'].tolist()],
+                    empty=int(z[p + 'empty']))
+        return index
+
+    @staticmethod
+    def _cache_arrays(key: str, index: dict) -> dict:
+        """The index as plain arrays: per sequence the frames, the persons per frame and
+        the frames' GT concatenated, the problems as an (n, 3) string array."""
+        out = dict(version=np.int64(_CACHE_VERSION), key=np.array(key),
+                   sequences=np.array(list(index), dtype=str))
+        for k, idx in enumerate(index.values()):
+            p = f'seq{k}_'
+            out[p + 'frames'] = np.asarray(idx['frames'], np.int64)
+            out[p + 'counts'] = np.array([len(i) for i in idx['ids']], np.int64)
+            out[p + 'keypoints_3d'] = np.concatenate(
+                [np.zeros((0, NUM_JOINTS, 3), np.float32)] + list(idx['keypoints_3d']))
+            out[p + 'visible'] = np.concatenate(
+                [np.zeros((0, NUM_JOINTS), bool)] + list(idx['visible']))
+            out[p + 'ids'] = np.concatenate([np.zeros((0, ), np.int64)] + list(idx['ids']))
+            out[p + 'problems'] = np.array(
+                [list(map(str, r)) for r in idx['problems']], dtype=str).reshape(-1, 3)
+            out[p + 'empty'] = np.int64(idx['empty'])
+        return out
 
     def _load_index(self) -> dict:
         """The per-sequence index, from the cache when it is fresh."""
@@ -222,10 +261,9 @@ class PanopticMultiViewDataset(BaseMultiViewDataset):
         key, path = self._cache_key(files), self.cache_path()
         if osp.isfile(path):
             try:
-                with open(path, 'rb') as f:
-                    cached = pickle.load(f)
-                if cached.get('key') == key:
-                    return cached['index']
+                cached = self._read_cache(path, key)
+                if cached is not None:
+                    return cached
             except Exception as e:  # a corrupt cache is rebuilt, not fatal
                 print_log(f'PanopticMultiViewDataset: rebuilding the unreadable index '
                           f'cache {path} ({e})', logger='current', level=logging.WARNING)
@@ -233,7 +271,7 @@ class PanopticMultiViewDataset(BaseMultiViewDataset):
                  for s, n in files.items()}
         try:
             with atomic_open(path, 'wb') as f:
-                pickle.dump(dict(key=key, index=index), f, pickle.HIGHEST_PROTOCOL)
+                np.savez(f, **self._cache_arrays(key, index))
         except OSError as e:
             print_log(f'PanopticMultiViewDataset: cannot write the index cache under '
                       f'{self.cache_dir} ({e}); the index is rebuilt at every start',

@@ -1,13 +1,31 @@
 """One camera structure for a rig of C calibrated views, in torch, batch-first.
 
 Convention (OpenCV): ``x_cam = R @ X_world + t`` in millimetres, ``(x', y') = x_cam[:2] / z``,
-OpenCV's 5-coefficient distortion ``(k1, k2, p1, p2, k3)``, ``pixel = K @ [x'', y'', 1]``.
-Every tensor has an optional leading batch shape ``*`` (``()`` for a fixed rig shared by
-all frames, ``(B,)`` for per-frame rigs); the view axis ``C`` comes right after it.
+OpenCV's distortion model, ``pixel = K @ [x'', y'', 1]``. Every tensor has an optional
+leading batch shape ``*`` (``()`` for a fixed rig shared by all frames, ``(B,)`` for
+per-frame rigs); the view axis ``C`` comes right after it.
+
+Distortion: OpenCV's coefficient vector in OpenCV's order, stored with one of the widths
+of :data:`DISTORTION_WIDTHS` (shorter vectors are zero-padded: 0 or 4 → 5):
+
+=====  =================================================  =================================
+width  coefficients                                       model
+=====  =================================================  =================================
+5      k1 k2 p1 p2 k3                                     radial polynomial + tangential
+8      + k4 k5 k6                                         rational radial factor
+                                                          (1 + k1 r² + k2 r⁴ + k3 r⁶) /
+                                                          (1 + k4 r² + k5 r⁴ + k6 r⁶)
+12     + s1 s2 s3 s4                                      + thin prism (x += s1 r² + s2 r⁴,
+                                                          y += s3 r² + s4 r⁴)
+14     + τx τy                                            + tilted sensor (OpenCV's tilt
+                                                          projection of the distorted point)
+=====  =================================================  =================================
+
+The 5-coefficient rig takes its own code path, unchanged by the wider models.
 
 kornia's ``PinholeCamera`` holds one camera per batch item with no distortion and no view
 axis, and OpenCV's ``projectPoints`` is numpy, one camera at a time and not differentiable,
-so the projection is written here (about 30 lines) and tested against ``cv2.projectPoints``.
+so the projection is written here and tested against ``cv2.projectPoints``.
 """
 from __future__ import annotations
 
@@ -18,7 +36,29 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ['MultiViewCameras']
+__all__ = ['MultiViewCameras', 'DISTORTION_WIDTHS', 'DISTORTION_NAMES', 'distortion_width']
+
+DISTORTION_WIDTHS = (5, 8, 12, 14)
+DISTORTION_NAMES = ('k1', 'k2', 'p1', 'p2', 'k3', 'k4', 'k5', 'k6', 's1', 's2', 's3', 's4',
+                    'tau_x', 'tau_y')
+
+
+def distortion_width(n: int) -> int:
+    """The stored width of ``n`` OpenCV coefficients: 0, 4 or 5 → 5; 8, 12, 14 → the same.
+
+    Raises:
+        ValueError: any other count (OpenCV's models have 4, 5, 8, 12 or 14).
+    """
+    if n in (0, 4, 5):
+        return 5
+    if n in DISTORTION_WIDTHS:
+        return int(n)
+    raise ValueError(f'{n} distortion coefficients: OpenCV\'s models have 4, 5 (k1 k2 p1 p2 '
+                     '[k3]), 8 (+ k4 k5 k6), 12 (+ s1 s2 s3 s4) or 14 (+ tau_x tau_y)')
+
+
+def _pad_dist(dist: Tensor, width: int) -> Tensor:
+    return torch.nn.functional.pad(dist, (0, width - dist.shape[-1]))
 
 
 def _as_tensor(x, dtype=None) -> Tensor:
@@ -34,28 +74,76 @@ def _check(name: str, x: Tensor, tail: Tuple[int, ...]):
                          f'{", ".join(map(str, tail))}), got {tuple(x.shape)}')
 
 
+def _positive_real_roots(ascending) -> list:
+    """Positive real roots of the polynomial with these ascending coefficients."""
+    c = np.trim_zeros(np.asarray(ascending, np.float64), 'b')
+    if len(c) < 2:
+        return []
+    return [r.real for r in np.atleast_1d(np.roots(c[::-1]))
+            if abs(r.imag) < 1e-9 * max(1.0, abs(r.real)) and r.real > 0]
+
+
 def _max_valid_r2(dist: Tensor) -> Tensor:
     """Largest r² (normalised image plane) where the radial model is still monotone.
 
-    Beyond the first root of d/dr[r·(1 + k1 r² + k2 r⁴ + k3 r⁶)] = 1 + 3k1 r² + 5k2 r⁴ +
-    7k3 r⁶ the polynomial folds back, and far-away points (e.g. voxels outside the field
-    of view) would land *inside* the image. Such points are flagged invalid.
+    With s = r², the radial map is ``r ↦ r f(s)``; where its derivative
+    ``f(s) + 2 s f'(s)`` reaches 0 the model folds back, and far-away points (e.g.
+    voxels outside the field of view) would land *inside* the image. Such points are
+    flagged invalid. The limit is the first positive root of:
+
+    * 5 coefficients, ``f = 1 + k1 s + k2 s² + k3 s³``: ``1 + 3k1 s + 5k2 s² + 7k3 s³``;
+    * the rational model, ``f = N / D`` with ``N = 1 + k1 s + k2 s² + k3 s³`` and
+      ``D = 1 + k4 s + k5 s² + k6 s³``: ``d/dr[r N/D] = g(s) / D²`` with the sextic
+      ``g = (N + 2sN') D − 2s N D'`` (derivatives in s), or the first positive root of
+      ``D`` if that comes first (a pole: beyond it the factor changes sign).
+
+    Tangential, thin-prism and tilt terms are small corrections and are not considered.
 
     Args:
-        dist: (*, 5) (k1, k2, p1, p2, k3).
+        dist: (*, W) coefficients in OpenCV's order, W in :data:`DISTORTION_WIDTHS`.
     Returns:
         (*,) r² limit (``inf`` where the model never folds back).
     """
-    flat = dist.detach().reshape(-1, 5).double().cpu().numpy()
+    width = dist.shape[-1]
+    flat = dist.detach().reshape(-1, width).double().cpu().numpy()
     out = np.full(len(flat), np.inf)
-    for i, (k1, k2, _, _, k3) in enumerate(flat):  # a few cameras, once per rig
-        roots = np.roots([7 * k3, 5 * k2, 3 * k1, 1.0]) if (k1 or k2 or k3) else []
-        real = [r.real for r in np.atleast_1d(roots)
-                if abs(r.imag) < 1e-9 and r.real > 0]
+    for i, d in enumerate(flat):  # a few cameras, once per rig
+        k1, k2, _, _, k3 = d[:5]
+        if width == 5 or not d[5:8].any():
+            real = _positive_real_roots([1.0, 3 * k1, 5 * k2, 7 * k3])
+        else:
+            k4, k5, k6 = d[5:8]
+            P = np.polynomial.polynomial
+            N, D = [1.0, k1, k2, k3], [1.0, k4, k5, k6]
+            g = P.polysub(P.polymul([1.0, 3 * k1, 5 * k2, 7 * k3], D),
+                          P.polymul([0.0, 2.0], P.polymul(N, [k4, 2 * k5, 3 * k6])))
+            real = _positive_real_roots(g) + _positive_real_roots(D)
         if real:
             out[i] = min(real)
     return torch.as_tensor(out, dtype=dist.dtype, device=dist.device).reshape(
         dist.shape[:-1])
+
+
+def _tilt_matrix(tau_x: Tensor, tau_y: Tensor) -> Tensor:
+    """(*, 3, 3) OpenCV's tilted-sensor projection for angles (*,) (radians):
+    ``[[R22, 0, -R02], [0, R22, -R12], [0, 0, 1]] @ R`` with ``R = R_y(τy) R_x(τx)``."""
+    cx, sx, cy, sy = tau_x.cos(), tau_x.sin(), tau_y.cos(), tau_y.sin()
+    one, zero = torch.ones_like(cx), torch.zeros_like(cx)
+    rot = torch.stack([cy, sy * sx, -sy * cx, zero, cx, sx, sy, -cy * sx, cy * cx],
+                      -1).unflatten(-1, (3, 3))  # R_y(τy) @ R_x(τx)
+    proj = torch.stack([rot[..., 2, 2], zero, -rot[..., 0, 2], zero, rot[..., 2, 2],
+                        -rot[..., 1, 2], zero, zero, one], -1).unflatten(-1, (3, 3))
+    return proj @ rot
+
+
+def _apply_homography(H: Tensor, xy: Tensor) -> Tuple[Tensor, Tensor]:
+    """(*, C, 3, 3) homographies on (*, C, N, 2) points → points, third coordinate."""
+    Hb = H.unsqueeze(-3)
+    x, y = xy[..., 0], xy[..., 1]
+    w = Hb[..., 2, 0] * x + Hb[..., 2, 1] * y + Hb[..., 2, 2]
+    ws = torch.where(w.abs() > 1e-12, w, torch.ones_like(w))
+    return torch.stack([(Hb[..., 0, 0] * x + Hb[..., 0, 1] * y + Hb[..., 0, 2]) / ws,
+                        (Hb[..., 1, 0] * x + Hb[..., 1, 1] * y + Hb[..., 1, 2]) / ws], -1), w
 
 
 class MultiViewCameras:
@@ -65,7 +153,10 @@ class MultiViewCameras:
         K: (*, C, 3, 3) intrinsics in pixels.
         R: (*, C, 3, 3) world → camera rotation.
         t: (*, C, 3) world → camera translation in mm (``x_cam = R X + t``).
-        dist: (*, C, 5) OpenCV distortion ``k1, k2, p1, p2, k3``; zeros when omitted.
+        dist: (*, C, W) OpenCV distortion coefficients in OpenCV's order (``k1, k2, p1,
+            p2[, k3[, k4, k5, k6[, s1, s2, s3, s4[, τx, τy]]]]``, W = 0, 4, 5, 8, 12 or
+            14; stored zero-padded to 5, 8, 12 or 14, see the module docstring); zeros
+            when omitted.
         image_size: (*, C, 2) image ``(W, H)`` in pixels.
         names: optional view names (e.g. Panoptic ``'00_03'``).
 
@@ -83,9 +174,16 @@ class MultiViewCameras:
         _check('R', self.R, (3, 3))
         _check('t', self.t, (3, ))
         lead = self.K.shape[:-2]
-        self.dist = (torch.zeros(*lead, 5, dtype=self.K.dtype, device=self.K.device)
-                     if dist is None else _as_tensor(dist, self.K.dtype).to(self.K.device))
-        _check('dist', self.dist, (5, ))
+        if dist is None:
+            dist = torch.zeros(*lead, 5, dtype=self.K.dtype, device=self.K.device)
+        dist = _as_tensor(dist, self.K.dtype).to(self.K.device)
+        try:
+            width = distortion_width(dist.shape[-1] if dist.dim() else -1)
+        except ValueError as e:
+            raise ValueError(f'MultiViewCameras: `dist` of shape {tuple(dist.shape)}: '
+                             f'{e}') from None
+        self.dist = dist if dist.shape[-1] == width else _pad_dist(dist, width)
+        _check('dist', self.dist, (width, ))
         if image_size is None:
             raise ValueError('MultiViewCameras: `image_size` (W, H) per view is required')
         self.image_size = _as_tensor(image_size, self.K.dtype).to(self.K.device)
@@ -107,6 +205,11 @@ class MultiViewCameras:
     @property
     def num_views(self) -> int:
         return self.K.shape[-3]
+
+    @property
+    def num_dist_coeffs(self) -> int:
+        """Stored distortion width: 5, 8 (rational), 12 (+ thin prism) or 14 (+ tilt)."""
+        return self.dist.shape[-1]
 
     @property
     def batch_shape(self) -> torch.Size:
@@ -160,14 +263,19 @@ class MultiViewCameras:
 
     @staticmethod
     def stack(cameras: Sequence['MultiViewCameras']) -> 'MultiViewCameras':
-        """Stack unbatched rigs of equal view count into one (B, C, ...) rig."""
+        """Stack unbatched rigs of equal view count into one (B, C, ...) rig (distortion
+        vectors zero-padded to the widest model among them)."""
         if len({c.num_views for c in cameras}) != 1:
             raise ValueError('MultiViewCameras.stack: all rigs need the same number '
                              f'of views, got {[c.num_views for c in cameras]}')
-        out = MultiViewCameras(
-            *(torch.stack([getattr(c, f) for c in cameras]) for f in
+        width = max(c.num_dist_coeffs for c in cameras)
+
+        def field(c, f):
+            x = getattr(c, f)
+            return _pad_dist(x, width) if f == 'dist' else x
+        return MultiViewCameras(
+            *(torch.stack([field(c, f) for c in cameras]) for f in
               MultiViewCameras._FIELDS), names=cameras[0].names)
-        return out
 
     def __getitem__(self, i) -> 'MultiViewCameras':
         """Batch indexing of a batched rig."""
@@ -235,19 +343,34 @@ class MultiViewCameras:
     def distort(self, xy: Tensor) -> Tuple[Tensor, Tensor]:
         """Normalised undistorted (*, C, N, 2) → distorted, plus validity (*, C, N).
 
-        Invalid where the radial polynomial has folded back (see ``_max_valid_r2``).
+        OpenCV's model of the rig's width (see the module docstring). Invalid where the
+        radial model has folded back (see ``_max_valid_r2``) or, with a tilted sensor,
+        where the tilt projection puts the point behind the sensor.
         """
         if self._r2_max is None:
             self._r2_max = _max_valid_r2(self.dist)
+        width = self.num_dist_coeffs
         k1, k2, p1, p2, k3 = (self.dist[..., i, None] for i in range(5))
         x, y = xy[..., 0], xy[..., 1]
         r2 = x * x + y * y
         valid = r2 < self._r2_max.unsqueeze(-1)
         r2c = torch.minimum(r2, self._r2_max.unsqueeze(-1).clamp(max=1e6))
         radial = 1 + r2c * (k1 + r2c * (k2 + r2c * k3))
+        if width > 5:  # rational: the denominator is > 0 below the limit
+            k4, k5, k6 = (self.dist[..., i, None] for i in range(5, 8))
+            radial = radial / (1 + r2c * (k4 + r2c * (k5 + r2c * k6)))
         xd = x * radial + 2 * p1 * x * y + p2 * (r2c + 2 * x * x)
         yd = y * radial + p1 * (r2c + 2 * y * y) + 2 * p2 * x * y
-        return torch.stack([xd, yd], -1), valid
+        if width > 8:  # thin prism
+            s1, s2, s3, s4 = (self.dist[..., i, None] for i in range(8, 12))
+            xd = xd + r2c * (s1 + r2c * s2)
+            yd = yd + r2c * (s3 + r2c * s4)
+        out = torch.stack([xd, yd], -1)
+        if width > 12:  # tilted sensor
+            out, w = _apply_homography(
+                _tilt_matrix(self.dist[..., 12], self.dist[..., 13]), out)
+            valid = valid & (w > 0)
+        return out, valid
 
     def project(self, points: Tensor, return_valid: bool = False,
                 per_view: bool = False, eps: float = 1e-6):
@@ -283,12 +406,18 @@ class MultiViewCameras:
     def undistort_points(self, uv: Tensor, iters: int = 20) -> Tensor:
         """Distorted pixels (*, C, N, 2) → normalised undistorted image coordinates.
 
-        The fixed-point iteration OpenCV's ``undistortPoints`` uses, batched in torch.
+        The fixed-point iteration OpenCV's ``undistortPoints`` uses, batched in torch:
+        the tilt (14 coefficients) is undone exactly first, then
+        ``x ← (x_d − Δ(x)) · D(r²) / N(r²)`` (Δ: tangential + thin prism; N / D the
+        radial factor's numerator / denominator, D = 1 below 8 coefficients).
         """
         Kb = self.K.unsqueeze(-3)
         y = (uv[..., 1] - Kb[..., 1, 2]) / Kb[..., 1, 1]
         x = (uv[..., 0] - Kb[..., 0, 2] - Kb[..., 0, 1] * y) / Kb[..., 0, 0]
         xd = torch.stack([x, y], -1)
+        width = self.num_dist_coeffs
+        if width > 5:
+            return self._undistort_wide(xd, iters)
         k1, k2, p1, p2, k3 = (self.dist[..., i, None] for i in range(5))
         xu = xd
         for _ in range(iters):
@@ -298,4 +427,23 @@ class MultiViewCameras:
             dx = 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
             dy = p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
             xu = torch.stack([(xd[..., 0] - dx) / radial, (xd[..., 1] - dy) / radial], -1)
+        return xu
+
+    def _undistort_wide(self, xd: Tensor, iters: int) -> Tensor:
+        """:meth:`undistort_points` of the 8/12/14-coefficient models."""
+        d = _pad_dist(self.dist, 14)
+        if self.num_dist_coeffs > 12:
+            xd, _ = _apply_homography(torch.linalg.inv(_tilt_matrix(d[..., 12], d[..., 13])),
+                                      xd)
+        k1, k2, p1, p2, k3, k4, k5, k6, s1, s2, s3, s4 = (d[..., i, None] for i in range(12))
+        xu = xd
+        for _ in range(iters):
+            x, y = xu[..., 0], xu[..., 1]
+            r2 = x * x + y * y
+            inv_radial = ((1 + r2 * (k4 + r2 * (k5 + r2 * k6)))
+                          / (1 + r2 * (k1 + r2 * (k2 + r2 * k3))))
+            dx = 2 * p1 * x * y + p2 * (r2 + 2 * x * x) + r2 * (s1 + r2 * s2)
+            dy = p1 * (r2 + 2 * y * y) + 2 * p2 * x * y + r2 * (s3 + r2 * s4)
+            xu = torch.stack([(xd[..., 0] - dx) * inv_radial,
+                              (xd[..., 1] - dy) * inv_radial], -1)
         return xu

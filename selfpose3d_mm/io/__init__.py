@@ -9,6 +9,8 @@ module                     files
 ``predictions``            the inferencer's ``poses3d.json`` / ``poses3d.npz``
 ``panoptic_bodies``        CMU Panoptic ``body3DScene_*.json`` (3D GT)
 ``shelf_campus``           Shelf / Campus ``actorsGT.mat``, detection and pose-bank pickles
+``json_yaml``              the JSON / YAML text under them: UTF-8 only, syntax and depth
+                           errors with the path, repeated keys recorded
 =========================  ==================================================================
 
 Readers validate what they read and fail with errors naming the file and the field; writers
@@ -21,7 +23,8 @@ from .panoptic_bodies import PANOPTIC_VISIBLE_THR, load_panoptic_bodies
 from .poses3d import POSES3D_FORMAT, load_poses3d
 from .predictions import (PREDICTIONS_FORMAT, frames_to_arrays, load_predictions,
                           save_predictions_json, save_predictions_npz)
-from .pseudo_labels import (PSEUDO_LABEL_FORMAT, PSEUDO_LABEL_VERSION, SKELETON_JOINTS,
+from .pseudo_labels import (MAX_KEYPOINT_SCORE, MAX_PERSONS_PER_VIEW, PSEUDO_LABEL_FORMAT,
+                            PSEUDO_LABEL_VERSION, SCORE_TOLERANCE, SKELETON_JOINTS,
                             PseudoLabelError, PseudoLabelFileNotFoundError, PseudoLabels,
                             load_pseudo_labels, save_pseudo_labels)
 from .shelf_campus import (ShelfCampusFileError, detections_to_panoptic15, load_actors_gt,
@@ -33,7 +36,8 @@ __all__ = list(calibration.__all__) + [
     'PREDICTIONS_FORMAT', 'frames_to_arrays', 'load_predictions', 'save_predictions_json',
     'save_predictions_npz',
     # pseudo labels
-    'PSEUDO_LABEL_FORMAT', 'PSEUDO_LABEL_VERSION', 'SKELETON_JOINTS', 'PseudoLabelError',
+    'PSEUDO_LABEL_FORMAT', 'PSEUDO_LABEL_VERSION', 'SKELETON_JOINTS', 'MAX_PERSONS_PER_VIEW',
+    'MAX_KEYPOINT_SCORE', 'SCORE_TOLERANCE', 'PseudoLabelError',
     'PseudoLabelFileNotFoundError', 'PseudoLabels', 'load_pseudo_labels',
     'save_pseudo_labels',
     # Shelf / Campus

@@ -14,8 +14,24 @@ custom rig). One JSON file, written atomically::
 
 Frame keys are chosen by the dataset (Panoptic ``"{sequence}/{frame:08d}"``, a custom rig
 ``"{frame:08d}"``). Coordinates are original-image pixels; a joint is valid iff its score
-is > 0. Every malformed field raises :class:`PseudoLabelError` whose message starts with
-the file path and names the field, e.g. ``frames[160906_band1/00000168][00_03].keypoints``.
+is > 0 (write 0, or the common "missing" marker -1, for a joint without a detection).
+Every malformed field raises :class:`PseudoLabelError` whose message starts with the file
+path and names the field, e.g. ``frames[160906_band1/00000168][00_03].keypoints``.
+
+Besides the structure, the reader refuses what no detector writes (limits are arguments of
+:func:`load_pseudo_labels` / :func:`save_pseudo_labels`):
+
+* a file that is not UTF-8 JSON text (binary, UTF-16), or nested absurdly deep;
+* a key given twice in one object, e.g. a frame key (JSON keeps the last one silently);
+* more than ``max_persons_per_view`` persons (default :data:`MAX_PERSONS_PER_VIEW` = 100)
+  in one view of one frame: the training step's cost grows with it (500 persons: 10x);
+* a ``bbox_scores`` value outside [0, 1], a keypoint score below 0 (other than the -1
+  marker) or above ``max_keypoint_score`` (default :data:`MAX_KEYPOINT_SCORE` = 1), with
+  a float tolerance of :data:`SCORE_TOLERANCE`; NaN / inf anywhere. Scores are
+  confidences: percentages or logits are refused. The raw confidences of mmpose's heatmap
+  and SimCC models can leave [0, 1] a little (open-mmlab/mmpose#2755): writers clip them
+  (``apis/pseudo_labeling.py`` does): validity is score > 0 and the label sets threshold
+  scores below 1, so no decision on a stored joint changes.
 """
 from __future__ import annotations
 
@@ -28,14 +44,19 @@ import numpy as np
 
 from selfpose3d_mm.skeleton import COCO17_NAMES, PANOPTIC15_NAMES
 from selfpose3d_mm.utils import atomic_open
+from .json_yaml import duplicate_keys, load_json
 
 __all__ = ['PSEUDO_LABEL_FORMAT', 'PSEUDO_LABEL_VERSION', 'SKELETON_JOINTS',
+           'MAX_PERSONS_PER_VIEW', 'MAX_KEYPOINT_SCORE', 'SCORE_TOLERANCE',
            'PseudoLabelError', 'PseudoLabelFileNotFoundError', 'PseudoLabels',
            'load_pseudo_labels', 'save_pseudo_labels']
 
 PSEUDO_LABEL_FORMAT = 'selfpose3d_mm/pseudo_labels'
 PSEUDO_LABEL_VERSION = 1
 SKELETON_JOINTS = {'coco17': len(COCO17_NAMES), 'panoptic15': len(PANOPTIC15_NAMES)}
+MAX_PERSONS_PER_VIEW = 100
+MAX_KEYPOINT_SCORE = 1.0
+SCORE_TOLERANCE = 1e-5
 
 
 class PseudoLabelError(ValueError):
@@ -119,10 +140,29 @@ def _array(value, where: str, tail: tuple) -> np.ndarray:
     return arr
 
 
-def _parse_entry(entry, where: str, num_joints: int, skeleton: str) -> dict:
+def _check_duplicates(obj, where: str):
+    dups = duplicate_keys(obj)
+    if dups:
+        raise PseudoLabelError(f'{where}: field(s) {dups} appear more than once (JSON keeps '
+                               'only the last value silently)')
+
+
+def _check_range(values: np.ndarray, where: str, lo: float, hi: float, what: str,
+                 hint: str = ''):
+    """Refuse scores outside [lo, hi] (± SCORE_TOLERANCE), naming the first offender."""
+    bad = (values < lo - SCORE_TOLERANCE) | (values > hi + SCORE_TOLERANCE)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise PseudoLabelError(f'{where}: {what} {float(values[idx]):g} at {list(idx)} is '
+                               f'outside [{lo:g}, {hi:g}]{hint}')
+
+
+def _parse_entry(entry, where: str, num_joints: int, skeleton: str,
+                 max_persons: int, max_score: float) -> dict:
     if not isinstance(entry, dict):
         raise PseudoLabelError(f'{where}: missing view entry (got {entry!r}); write an '
                                'entry with empty lists for a view without detections')
+    _check_duplicates(entry, where)
     for name in ('keypoints', 'bboxes', 'bbox_scores'):
         if name not in entry:
             raise PseudoLabelError(f'{where}.{name}: missing field')
@@ -144,20 +184,33 @@ def _parse_entry(entry, where: str, num_joints: int, skeleton: str) -> dict:
                                f'got last dimension {kp.shape[2]}')
     if not np.isfinite(kp).all():
         raise PseudoLabelError(f'{where}.keypoints: non-finite values (NaN or inf)')
+    if len(kp) > max_persons:
+        raise PseudoLabelError(
+            f'{where}.keypoints: {len(kp)} persons, more than max_persons_per_view='
+            f'{max_persons} (a detector without a score threshold? every person costs '
+            'training time; raise the limit if the scene really holds that many)')
+    _check_range(np.where(kp[..., 2] == -1, 0, kp[..., 2]), f'{where}.keypoints', 0.0,
+                 max_score, 'keypoint score', ' (a confidence: 0 or -1 mark a missing joint; '
+                 'the upper bound is max_keypoint_score)')
     out = {}
     for name, tail in (('bboxes', (4, )), ('bbox_scores', ())):
         out[name] = _array(entry[name], f'{where}.{name}', tail)
         if len(out[name]) != len(kp):
             raise PseudoLabelError(f'{where}.{name}: {len(out[name])} persons, but '
                                    f'keypoints has {len(kp)}')
+    _check_range(out['bbox_scores'], f'{where}.bbox_scores', 0.0, 1.0, 'box score')
     out['keypoints'] = kp
     return out
 
 
-def _parse(data, path: str, num_joints: Optional[int] = None) -> PseudoLabels:
+def _parse(data, path: str, num_joints: Optional[int] = None,
+           max_persons_per_view: int = MAX_PERSONS_PER_VIEW,
+           max_keypoint_score: float = MAX_KEYPOINT_SCORE) -> PseudoLabels:
     """Validate the JSON structure of a pseudo-label file into :class:`PseudoLabels`."""
     if not isinstance(data, dict):
-        raise PseudoLabelError(f'{path}: the top level must be a JSON object')
+        raise PseudoLabelError(f'{path}: the top level must be a JSON object, got '
+                               f'{"null" if data is None else type(data).__name__}')
+    _check_duplicates(data, path)
     if data.get('format') != PSEUDO_LABEL_FORMAT:
         raise PseudoLabelError(f'{path}: field `format` must be {PSEUDO_LABEL_FORMAT!r}, '
                                f'got {data.get("format")!r}')
@@ -195,14 +248,19 @@ def _parse(data, path: str, num_joints: Optional[int] = None) -> PseudoLabels:
     if not isinstance(frames, dict) or not frames:
         raise PseudoLabelError(f'{path}: field `frames` must be a non-empty object '
                                'keyed by frame')
+    dups = duplicate_keys(frames)
+    if dups:
+        raise PseudoLabelError(f'{path}: frames[{dups[0]}]: the frame key appears more than '
+                               'once (JSON keeps only the last entry silently; '
+                               f'{len(dups)} duplicated key(s))')
     parsed, seen = {}, np.zeros(C, bool)
     for key, entries in frames.items():
         where = f'{path}: frames[{key}]'
         if not isinstance(entries, list) or len(entries) != C:
             n = len(entries) if isinstance(entries, list) else type(entries).__name__
             raise PseudoLabelError(f'{where}: {n} entries for the {C} views {views}')
-        parsed[key] = [_parse_entry(e, f'{where}[{v}]', J, skeleton)
-                       for v, e in zip(views, entries)]
+        parsed[key] = [_parse_entry(e, f'{where}[{v}]', J, skeleton, max_persons_per_view,
+                                    max_keypoint_score) for v, e in zip(views, entries)]
         seen |= np.array([len(e['keypoints']) > 0 for e in parsed[key]])
     if not seen.all():
         empty = [v for v, s in zip(views, seen) if not s]
@@ -213,7 +271,9 @@ def _parse(data, path: str, num_joints: Optional[int] = None) -> PseudoLabels:
 
 
 def load_pseudo_labels(path: str, views: Optional[Sequence[str]] = None,
-                       num_joints: Optional[int] = None) -> PseudoLabels:
+                       num_joints: Optional[int] = None,
+                       max_persons_per_view: int = MAX_PERSONS_PER_VIEW,
+                       max_keypoint_score: float = MAX_KEYPOINT_SCORE) -> PseudoLabels:
     """Read and validate a pseudo-label file.
 
     Args:
@@ -224,17 +284,16 @@ def load_pseudo_labels(path: str, views: Optional[Sequence[str]] = None,
         num_joints: joints the dataset will ask for
             (:func:`selfpose3d_mm.datasets.pseudo_poses.frame_pseudo_poses`; 15 is
             reachable from either skeleton).
+        max_persons_per_view: most persons one view of one frame may hold.
+        max_keypoint_score: upper bound of the keypoint scores (lower bound 0; box scores
+            are bounded by [0, 1]).
     """
     path = str(path)
     if not osp.isfile(path):
         raise PseudoLabelFileNotFoundError(f'{path}: pseudo-label file not found (run '
                                            'tools/pseudo_label.py to write it)')
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise PseudoLabelError(f'{path}: not valid JSON ({e})') from None
-    labels = _parse(data, path, num_joints)
+    data = load_json(path, PseudoLabelError)
+    labels = _parse(data, path, num_joints, max_persons_per_view, max_keypoint_score)
     if views is not None:
         views = [str(v) for v in views]
         if len(views) != len(labels.views):
@@ -251,14 +310,18 @@ def load_pseudo_labels(path: str, views: Optional[Sequence[str]] = None,
     return labels
 
 
-def save_pseudo_labels(path: str, labels: Union[PseudoLabels, dict]) -> None:
-    """Validate and write ``labels`` (a :class:`PseudoLabels` or the file's JSON
-    structure) atomically: a temporary file in the same folder, then ``os.replace``.
-    Float32 values are written exactly, so ``load(save(x)) == x``."""
+def save_pseudo_labels(path: str, labels: Union[PseudoLabels, dict],
+                       max_persons_per_view: int = MAX_PERSONS_PER_VIEW,
+                       max_keypoint_score: float = MAX_KEYPOINT_SCORE) -> None:
+    """Validate (the limits as in :func:`load_pseudo_labels`) and write ``labels`` (a
+    :class:`PseudoLabels` or the file's JSON structure) atomically: a temporary file in
+    the same folder, then ``os.replace``. Float32 values are written exactly, so
+    ``load(save(x)) == x``."""
     path = str(path)
     data = labels.to_dict() if isinstance(labels, PseudoLabels) else dict(labels)
     data.setdefault('format', PSEUDO_LABEL_FORMAT)
     data.setdefault('version', PSEUDO_LABEL_VERSION)
-    data = _parse(data, path).to_dict()  # validates, and plain lists for json
+    data = _parse(data, path, None, max_persons_per_view,
+                  max_keypoint_score).to_dict()  # validates, and plain lists for json
     with atomic_open(path) as f:
         json.dump(data, f, separators=(',', ':'))

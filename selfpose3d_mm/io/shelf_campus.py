@@ -1,4 +1,5 @@
-"""Readers of the Shelf / Campus files in VoxelPose's layout.
+"""Readers of the Shelf / Campus files in VoxelPose's layout, and of the predicted 3D poses
+that replace its pose bank (SelfPose3d's pseudo-3D protocol).
 
 ===============================  ==========================================================
 file                             content
@@ -9,25 +10,36 @@ file                             content
 ``pred_<dataset>_maskrcnn_``     dict ``"{cam}_{frame}"`` → list of ``{'pred': 17×3}``
 ``hrnet_coco.pkl``               COCO-17 (x, y, score) in original pixels
 ``panoptic_training_pose.pkl``   list of ``{'pose': 17×3 mm z-up, 'vis': 17×3 bool}``
-``tools/test.py --out`` pickle   list of data-sample dicts with
-                                 ``pred_instances.keypoints_3d`` / ``.scores``
+``preds.npz`` / ``preds.json``   predicted 3D poses: ``tools/test.py --out`` and the
+                                 inferencer's ``poses3d.npz`` / ``poses3d.json``
+                                 (:mod:`~.predictions`: ``keypoints_3d`` (F, P, J, 3) mm,
+                                 ``scores`` (F, P), NaN-padded, ``frame_ids`` (F,))
+legacy ``preds.pkl``             the pickle older ``tools/test.py --out`` wrote (mmengine
+                                 ``DumpResults``: data-sample dicts with
+                                 ``pred_instances.keypoints_3d`` / ``.scores``)
 ===============================  ==========================================================
 
-Every reader fails with an error naming the file and the field (or key) at fault.
-COCO-17 content is converted to Panoptic-15
-(:func:`~selfpose3d_mm.skeleton.coco17_to_panoptic15`).
+The pickles are read by :func:`~.safe_pickle.load_pickle`, which admits plain data only
+(containers, scalars, numpy arrays): a pickle naming any other global is refused before
+anything of it runs (legacy prediction dumps also admit torch tensors, whose storages
+torch's weights-only loader reads, and load the package's own objects they carry, e.g.
+the cameras, as inert placeholders). Every reader fails with an error naming the file and
+the field (or key, or refused global) at fault. COCO-17 content is converted to
+Panoptic-15 (:func:`~selfpose3d_mm.skeleton.coco17_to_panoptic15`).
 """
 from __future__ import annotations
 
+import io
 import os.path as osp
-import pickle
-from typing import Tuple
+from typing import List, Tuple
 
 import numpy as np
 import scipy.io
 
 from selfpose3d_mm.skeleton import coco17_to_panoptic15
 from selfpose3d_mm.utils import to_numpy
+from .predictions import load_predictions
+from .safe_pickle import load_pickle
 
 __all__ = ['ShelfCampusFileError', 'load_actors_gt', 'load_detections',
            'detections_to_panoptic15', 'load_pose_bank', 'load_predicted_poses']
@@ -37,16 +49,8 @@ class ShelfCampusFileError(ValueError):
     """A Shelf / Campus data file is missing a field or has a malformed one."""
 
 
-def _load_pickle(path: str):
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'file not found: {path}')
-    with open(path, 'rb') as f:
-        try:
-            return pickle.load(f)
-        except UnicodeDecodeError:  # Python 2 pickles of numpy arrays
-            f.seek(0)
-            return pickle.load(f, encoding='latin1')
-
+def _load_pickle(path: str, **kwargs):
+    return load_pickle(path, wrap_errors=ShelfCampusFileError, **kwargs)
 
 def load_actors_gt(path: str) -> Tuple[np.ndarray, np.ndarray]:
     """``actorsGT.mat`` → dense Shelf-14 GT.
@@ -153,42 +157,106 @@ def load_pose_bank(path: str) -> Tuple[np.ndarray, np.ndarray]:
     return out, valid
 
 
-def load_predicted_poses(path: str, score_threshold: float = 0.0
-                         ) -> Tuple[np.ndarray, np.ndarray]:
-    """3D poses a model predicted (``tools/test.py CONFIG CKPT --out preds.pkl``).
+def _legacy_dump_globals() -> dict:
+    """What a legacy ``tools/test.py --out`` pickle needs besides plain data: torch CPU
+    tensors (``_rebuild_tensor_v2`` over a storage that ``torch.storage._load_from_bytes``
+    reads, here through torch's weights-only loader instead of a full unpickler)."""
+    import torch
 
-    The pickle is mmengine's ``DumpResults`` output: a list of data-sample dicts, each
-    with ``pred_instances`` = ``{'keypoints_3d': (N, J, 3) mm, 'scores': (N,)}``. Poses
-    with ``score > score_threshold`` and finite coordinates are kept; COCO-17 poses
-    (J = 17) are converted to Panoptic-15.
+    def storage_from_bytes(b):
+        if not isinstance(b, (bytes, bytearray)):
+            raise TypeError(f'a tensor storage must be bytes, got {type(b).__name__}')
+        return torch.load(io.BytesIO(b), weights_only=True)
 
-    Returns:
-        poses (M, 15, 3) float64 world mm, valid (M, 15) bool.
-    """
-    results = _load_pickle(path)
+    return {('torch._utils', '_rebuild_tensor_v2'): torch._utils._rebuild_tensor_v2,
+            ('torch._utils', '_rebuild_tensor'): torch._utils._rebuild_tensor,
+            ('torch.storage', '_load_from_bytes'): storage_from_bytes,
+            ('torch', 'Size'): torch.Size}
+
+
+def _dump_frames(path: str) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Legacy ``tools/test.py --out`` pickle → per frame (keypoints (N, J, 3+), scores)."""
+    results = _load_pickle(path, extra=_legacy_dump_globals(),
+                           opaque_prefixes=('selfpose3d_mm.', ))
     if not isinstance(results, (list, tuple)):
         raise ShelfCampusFileError(f'{path}: expected the list of data samples that '
                                    f'tools/test.py --out writes, got {type(results).__name__}')
-    poses = []
+    frames = []
     for i, r in enumerate(results):  # frames
-        if hasattr(r, 'to_dict'):
-            r = r.to_dict()
         pred = r.get('pred_instances') if isinstance(r, dict) else None
-        if pred is None:
+        if not isinstance(pred, dict):
             raise ShelfCampusFileError(f'{path}: sample {i} has no field `pred_instances`')
-        if hasattr(pred, 'to_dict'):
-            pred = pred.to_dict()
         if 'keypoints_3d' not in pred:
             raise ShelfCampusFileError(f'{path}: sample {i} field `pred_instances` has no '
                                        '`keypoints_3d`')
-        kp = to_numpy(pred['keypoints_3d']).astype(np.float64)
+        try:
+            kp = to_numpy(pred['keypoints_3d']).astype(np.float64)
+            sc = to_numpy(pred.get('scores', np.ones(len(kp)))).astype(np.float64)
+        except (TypeError, ValueError) as e:
+            raise ShelfCampusFileError(f'{path}: sample {i} field `pred_instances`: '
+                                       f'keypoints_3d / scores are not numeric arrays ({e})'
+                                       ) from None
         if kp.size == 0:
             continue
         if kp.ndim != 3 or kp.shape[1] not in (15, 17) or kp.shape[2] < 3:
             raise ShelfCampusFileError(
                 f'{path}: sample {i} field `pred_instances.keypoints_3d` has shape '
                 f'{kp.shape}, expected (N, 15 or 17, 3)')
-        sc = to_numpy(pred.get('scores', np.ones(len(kp)))).reshape(-1)
+        sc = sc.reshape(-1)
+        if len(sc) != len(kp):
+            raise ShelfCampusFileError(f'{path}: sample {i} field `pred_instances.scores` '
+                                       f'has {len(sc)} values for {len(kp)} poses')
+        frames.append((kp, sc))
+    return frames
+
+
+def _array_frames(path: str) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """``.npz`` / ``.json`` predictions (:mod:`~.predictions`) → per frame (keypoints,
+    scores); padded persons have NaN scores."""
+    if path.lower().endswith('.json'):
+        arrays = load_predictions(path)['arrays']
+    else:
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'file not found: {path}')
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in ('keypoints_3d', 'scores') if k in z.files}
+        except ValueError as e:  # an object array (allow_pickle=False), or not an npz
+            raise ShelfCampusFileError(f'{path}: not a predictions npz of plain arrays '
+                                       f'({e})') from None
+        for k in ('keypoints_3d', 'scores'):
+            if k not in arrays:
+                raise ShelfCampusFileError(f'{path}: no field `{k}`')
+    kp = np.asarray(arrays['keypoints_3d'], np.float64)
+    sc = np.asarray(arrays['scores'], np.float64)
+    if kp.ndim != 4 or kp.shape[2] not in (15, 17) or kp.shape[3] < 3:
+        raise ShelfCampusFileError(f'{path}: field `keypoints_3d` has shape {kp.shape}, '
+                                   'expected (F, P, 15 or 17, 3)')
+    if sc.shape != kp.shape[:2]:
+        raise ShelfCampusFileError(f'{path}: field `scores` has shape {sc.shape}, expected '
+                                   f'{kp.shape[:2]} (frames, persons) like `keypoints_3d`')
+    return list(zip(kp, sc))
+
+
+def load_predicted_poses(path: str, score_threshold: float = 0.0
+                         ) -> Tuple[np.ndarray, np.ndarray]:
+    """3D poses a model predicted (``tools/test.py CONFIG CKPT --out preds.npz``).
+
+    ``.npz`` / ``.json``: the predictions format of :mod:`~.predictions` (what
+    ``tools/test.py --out`` and the inferencer write). Any other name: a legacy
+    ``tools/test.py --out preds.pkl`` dump (mmengine's ``DumpResults`` list of data-sample
+    dicts with ``pred_instances`` = ``{'keypoints_3d': (N, J, 3) mm, 'scores': (N,)}``),
+    read through the restricted unpickler. Poses with ``score > score_threshold`` and
+    finite coordinates are kept; COCO-17 poses (J = 17) are converted to Panoptic-15.
+
+    Returns:
+        poses (M, 15, 3) float64 world mm, valid (M, 15) bool.
+    """
+    path = str(path)
+    ext = osp.splitext(path)[1].lower()
+    frames = _array_frames(path) if ext in ('.npz', '.json') else _dump_frames(path)
+    poses = []
+    for kp, sc in frames:  # frames
         keep = (sc > score_threshold) & np.isfinite(kp[..., :3]).all((1, 2))
         kp = kp[keep, :, :3]
         if kp.shape[1] == 17:

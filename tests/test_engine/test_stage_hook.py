@@ -34,7 +34,9 @@ class Probe(Hook):
             root_grad=all(p.requires_grad for p in m.root_head.parameters()),
             pose_grad=all(p.requires_grad for p in m.pose_head.parameters()),
             attn_grad=all(p.requires_grad for p in m.objective.attention_net.parameters()),
-            root_training=m.root_head.training, pose_training=m.pose_head.training)
+            root_training=m.root_head.training, pose_training=m.pose_head.training,
+            logged=sorted(k[len('train/'):] for k in runner.message_hub.log_scalars
+                          if k.startswith('train/loss_')))
 
 
 def _cfg(work_dir, stages=STAGES):
@@ -74,6 +76,8 @@ def _expected(epoch):
 
 def _check(log, epoch):
     got, want = log[epoch], _expected(epoch)
+    # only the losses of the current stage are in the logs (none of an earlier stage)
+    assert set(got.pop('logged')) <= set(want['losses']), epoch
     assert got.pop('lr') == pytest.approx(want.pop('lr')), epoch
     assert got == want, epoch
 

@@ -174,3 +174,133 @@ def test_double_precision_is_kept(ring_rig):
     pts = torch.tensor([[[100.0, 200.0, 900.0]]], dtype=torch.float64)
     assert cams.project(pts).dtype == torch.float64
     assert ring_rig.dtype == torch.float32  # the source rig is untouched
+
+
+# ------------------------------------------- OpenCV's 8 / 12 / 14-coefficient models
+WIDE = {  # realistic values of a rational (+ thin prism, + tilt) calibration
+    8: [0.21, -0.05, 1e-3, -5e-4, 0.012, 0.16, -0.02, 0.004],
+    12: [0.21, -0.05, 1e-3, -5e-4, 0.012, 0.16, -0.02, 0.004, 2e-3, -1e-3, -1.5e-3, 6e-4],
+    14: [0.21, -0.05, 1e-3, -5e-4, 0.012, 0.16, -0.02, 0.004, 2e-3, -1e-3, -1.5e-3, 6e-4,
+         0.02, -0.015],
+}
+
+
+def _wide_rig(width, views=2):
+    K = np.array([[1100.0, 0, 640], [0, 1080.0, 360], [0, 0, 1]])
+    Rs = [cv2.Rodrigues(np.array([0.1 * c, -0.2, 0.05]))[0] for c in range(views)]
+    t = [[100.0 * c, -50.0, 300.0] for c in range(views)]
+    dist = [np.array(WIDE[width]) * (1 + 0.1 * c) for c in range(views)]
+    return MultiViewCameras(np.stack([K] * views), np.stack(Rs), np.array(t),
+                            np.stack(dist), np.array([[1280.0, 720]] * views),
+                            names=[f'c{c}' for c in range(views)]).double()
+
+
+def _points_in_front(cams, c, n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.uniform(1000, 5000, n)
+    xc = np.stack([rng.uniform(-0.6, 0.6, n) * z, rng.uniform(-0.4, 0.4, n) * z, z], 1)
+    R, t = cams.R[c].numpy(), cams.t[c].numpy()
+    return (xc - t) @ R  # world: R^T (x_cam - t)
+
+
+@pytest.mark.parametrize('width', [8, 12, 14])
+def test_wide_distortion_models_match_cv2(width):
+    cams = _wide_rig(width)
+    assert cams.num_dist_coeffs == width
+    for c in range(cams.num_views):
+        X = _points_in_front(cams, c, seed=c)
+        uv, valid = cams.select_views([c]).project(torch.from_numpy(X), return_valid=True)
+        assert valid.all()
+        ref, _ = cv2.projectPoints(X, cv2.Rodrigues(cams.R[c].numpy())[0],
+                                   cams.t[c].numpy(), cams.K[c].numpy(),
+                                   cams.dist[c].numpy())
+        err = np.abs(uv[0].numpy() - ref[:, 0]).max()
+        assert err < 1e-3, (width, c, err)
+
+
+@pytest.mark.parametrize('width', [5, 8, 12, 14])
+def test_undistort_inverts_every_distortion_model(width):
+    cams = _wide_rig(width) if width > 5 else MultiViewCameras(
+        _wide_rig(8).K, _wide_rig(8).R, _wide_rig(8).t, torch.tensor(
+            [[-0.25, 0.08, 1e-3, -5e-4, -0.01]] * 2, dtype=torch.float64),
+        _wide_rig(8).image_size)
+    xy = torch.rand(2, 300, 2, dtype=torch.float64) * torch.tensor([1.2, 0.8]) - torch.tensor(
+        [0.6, 0.4])
+    xyd, valid = cams.distort(xy)
+    assert valid.all()
+    Kb = cams.K.unsqueeze(-3)
+    uv = torch.stack([Kb[..., 0, 0] * xyd[..., 0] + Kb[..., 0, 2],
+                      Kb[..., 1, 1] * xyd[..., 1] + Kb[..., 1, 2]], -1)
+    err = (cams.undistort_points(uv) - xy).abs().max().item()
+    assert err < 1e-6, (width, err)
+    # and like OpenCV's own undistortPoints
+    ref = cv2.undistortPoints(
+        uv[0].numpy()[:, None], cams.K[0].numpy(), cams.dist[0].numpy(),
+        criteria=(cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12))[:, 0]
+    assert np.abs(ref - xy[0].numpy()).max() < 1e-6
+
+
+def test_zero_padded_wide_model_is_the_5_coefficient_one_exactly(ring_rig):
+    cams = ring_rig.double()
+    wide = MultiViewCameras(cams.K, cams.R, cams.t, torch.nn.functional.pad(cams.dist, (0, 9)),
+                            cams.image_size)
+    assert cams.num_dist_coeffs == 5 and wide.num_dist_coeffs == 14
+    pts = torch.randn(2, 100, 3, dtype=torch.float64) * 1500 + torch.tensor([0, -500, 900.0])
+    uv5, v5 = cams.project(pts, return_valid=True)
+    uv14, v14 = wide.project(pts, return_valid=True)
+    assert torch.equal(v5, v14)
+    assert torch.equal(uv5[v5], uv14[v14])
+    assert torch.allclose(cams.undistort_points(uv5), wide.undistort_points(uv5), atol=1e-12)
+    # 4 coefficients (k3 omitted) are stored as 5
+    four = MultiViewCameras(cams.K, cams.R, cams.t, cams.dist[:, :4], cams.image_size)
+    assert four.num_dist_coeffs == 5 and (four.dist[:, 4] == 0).all()
+    with pytest.raises(ValueError, match='`dist`.*7 distortion coefficients'):
+        MultiViewCameras(cams.K, cams.R, cams.t, torch.zeros(5, 7), cams.image_size)
+
+
+def test_rational_fold_back_limit():
+    """The limit of the rational model is where r * N(r²)/D(r²) stops increasing."""
+    k = [-0.6, 0.1, 0, 0, 0.0, 0.4, 0.0, 0.0]  # folds back inside the plane
+    cams = MultiViewCameras(torch.eye(3)[None].double(), torch.eye(3)[None].double(),
+                            torch.zeros(1, 3).double(), torch.tensor([k]).double(),
+                            torch.tensor([[1000.0, 800]]).double())
+    r = torch.linspace(1e-3, 3, 30001, dtype=torch.float64)
+    xy = torch.stack([r, torch.zeros_like(r)], -1)[None]
+    xd, valid = cams.distort(xy)
+    N = 1 + k[0] * r ** 2 + k[1] * r ** 4
+    D = 1 + k[5] * r ** 2
+    rd = r * N / D
+    fold = int(torch.nonzero(rd[1:] < rd[:-1])[0])  # first decrease
+    assert valid[0, :fold - 1].all() and not valid[0, fold + 1:].any()
+    assert torch.allclose(xd[0, valid[0], 0], rd[valid[0]])
+    # a pole of the denominator before any fold: the limit stops there
+    pole = MultiViewCameras(cams.K, cams.R, cams.t, torch.tensor([[0, 0, 0, 0, 0, -0.5, 0,
+                                                                  0.0]]).double(),
+                            cams.image_size)
+    _, valid = pole.distort(torch.tensor([[[1.40, 0.0], [1.42, 0.0]]], dtype=torch.float64))
+    assert valid[0].tolist() == [True, False]  # D = 1 - 0.5 r² = 0 at r² = 2
+
+
+def test_wide_rig_structure_operations():
+    wide, plain = _wide_rig(14, 3), _wide_rig(8, 3)
+    sub = wide.select_views([2, 0])
+    assert sub.names == ['c2', 'c0'] and torch.equal(sub.dist, wide.dist[[2, 0]])
+    back = MultiViewCameras.from_dict(wide.to_dict())  # numpy -> float32, as any array
+    assert torch.equal(back.dist, wide.dist.float())
+    assert back.cache_key() == wide.to(torch.float32).cache_key()
+    five = MultiViewCameras(plain.K, plain.R, plain.t, plain.dist[:, :5], plain.image_size)
+    both = MultiViewCameras.stack([five, wide])  # widths 5 and 14: padded to 14
+    assert both.dist.shape == (2, 3, 14)
+    assert torch.equal(both.dist[0, :, :5], five.dist) and not both.dist[0, :, 5:].any()
+    pts = torch.randn(2, 20, 3, dtype=torch.float64) * 300 + torch.tensor([0, 0, 2000.0])
+    assert torch.allclose(both.project(pts)[1], wide.project(pts[1]), atol=1e-9)
+    assert torch.allclose(both.project(pts)[0], five.project(pts[0]), atol=1e-9)
+
+
+def test_triangulation_undistorts_wide_models():
+    from selfpose3d_mm.geometry import triangulate_points
+    cams = _wide_rig(14, 3)
+    X = torch.from_numpy(_points_in_front(cams, 0, n=50))
+    uv, valid = cams.project(X, return_valid=True)
+    assert valid.all()
+    assert (triangulate_points(cams, uv) - X).abs().max() < 1e-4

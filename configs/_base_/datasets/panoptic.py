@@ -27,13 +27,15 @@ train_pipeline = [
 test_pipeline = train_pipeline
 train_dataloader = dict(
     batch_size=1, num_workers=4, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='EpochSeededSampler', shuffle=True),
+    worker_init_fn=dict(type='multiview_worker_init_fn'),
     collate_fn=dict(type='multiview_collate'),
     dataset=dict(**panoptic, sequences=train_sequences, interval=3,
                  pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1, num_workers=4, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
+    worker_init_fn=dict(type='multiview_worker_init_fn'),
     collate_fn=dict(type='multiview_collate'),
     dataset=dict(**panoptic, sequences=val_sequences, interval=12, test_mode=True,
                  pipeline=test_pipeline))

@@ -38,7 +38,9 @@ train_dataloader = dict(
     batch_size=2,
     num_workers=1,
     persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    # each sample's augmentation is a function of (seed, epoch, index): exact resume
+    sampler=dict(type='EpochSeededSampler', shuffle=True),
+    worker_init_fn=dict(type='multiview_worker_init_fn'),  # workers die with the trainer
     collate_fn=dict(type='multiview_collate'),
     dataset=dict(**world, split='train', seed=0, num_samples=2000,
                  pipeline=selfsup_train_pipeline))
@@ -47,6 +49,7 @@ val_dataloader = dict(
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
+    worker_init_fn=dict(type='multiview_worker_init_fn'),
     collate_fn=dict(type='multiview_collate'),
     dataset=dict(**world, split='val', seed=0, num_samples=200, test_mode=True,
                  pipeline=test_pipeline))
@@ -55,6 +58,7 @@ test_dataloader = dict(
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
+    worker_init_fn=dict(type='multiview_worker_init_fn'),
     collate_fn=dict(type='multiview_collate'),
     dataset=dict(**world, split='test', seed=0, num_samples=500, test_mode=True,
                  pipeline=test_pipeline))

@@ -10,9 +10,15 @@ One config knob, ``poses=dict(type=..., ...)``:
   ``num_people × num_times`` poses for when no (or a tiny) bank is at hand. Knobs:
   ``num_people``, ``num_times``, ``duration`` (s), ``body`` (PeopleSequence knobs).
 - ``'predictions'``: a model's own 3D poses dumped by
-  ``tools/test.py CONFIG CKPT --out preds.pkl`` (SelfPose3d's pseudo-3D protocol: the
-  bank comes from a self-supervised model instead of 3D ground truth). ``path``
-  required; ``score_threshold`` keeps confident poses only (default 0.3).
+  ``tools/test.py CONFIG CKPT --out preds.npz`` (or ``.json``; also the inferencer's
+  ``poses3d.npz`` / ``poses3d.json``; a legacy ``.pkl`` dump is read through the
+  restricted unpickler of :mod:`selfpose3d_mm.io.safe_pickle`) (SelfPose3d's pseudo-3D
+  protocol: the bank comes from a self-supervised model instead of 3D ground truth).
+  ``path`` required; ``score_threshold`` keeps confident poses only (default 0.3).
+
+``bank`` and legacy ``predictions`` pickles never run code: a pickle naming anything
+but plain data (containers, scalars, numpy arrays) is refused with an error naming the
+file and the refused global.
 
 Every source returns Panoptic-15 poses (N, 15, 3) in world mm (z up, floor at z ≈ 0) and
 their joint validity (N, 15); placement re-centres and rotates them.

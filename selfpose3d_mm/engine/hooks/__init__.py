@@ -1,3 +1,4 @@
+from .non_finite_guard import NonFiniteGuardHook
 from .stage_hook import TrainingStageHook
 
-__all__ = ['TrainingStageHook']
+__all__ = ['TrainingStageHook', 'NonFiniteGuardHook']

@@ -125,6 +125,12 @@ class TrainingStageHook(Hook):
             for group in runner.optim_wrapper.param_groups:
                 group['lr'] = lr
         if i != self.current:
+            # the logs show the losses of this stage only: drop the last values of the
+            # losses an earlier stage computed (they would be printed forever otherwise)
+            scalars = runner.message_hub.log_scalars
+            for key in [k for k in scalars if k.startswith('train/loss_')
+                        and k[len('train/'):] not in s['losses']]:
+                del scalars[key]
             runner.logger.info(
                 f"stage {i + 1}/{len(self.stages)} '{s['name']}' from epoch {epoch + 1} "
                 f"(epoch {e + 1}/{s['epochs']} of the stage): train {s['train']}, losses "

@@ -1,7 +1,8 @@
 """Calibration files of every supported format → :class:`~selfpose3d_mm.geometry.MultiViewCameras`
 (internal convention: millimetres, z up, ``x_cam = R X + t``), each camera validated."""
-from .common import (LENGTH_UNITS, ROTATION_TOLERANCE, CalibrationError, read_field,
-                     validate_camera)
+from .common import (DIST_COUNTS, LENGTH_UNITS, ROTATION_TOLERANCE, CalibrationError,
+                     check_duplicates, check_internal, compact_distortion, read_distortion,
+                     read_field, validate_camera)
 from .formats import CALIBRATION_FORMATS, guess_calibration_format, load_cameras
 from .opencv_yaml import load_opencv_yaml, save_opencv_yaml
 from .panoptic import PANOPTIC_AXES, load_panoptic_calibration, panoptic_points_to_world
@@ -10,8 +11,9 @@ from .rig_file import (RIG_FORMAT, RIG_UNITS, WORLD_UP_AXES, is_rig_dict, load_r
 from .shelf_campus import load_shelf_campus_calibration
 
 __all__ = [
-    'CalibrationError', 'LENGTH_UNITS', 'ROTATION_TOLERANCE', 'read_field',
-    'validate_camera', 'CALIBRATION_FORMATS', 'guess_calibration_format', 'load_cameras',
+    'CalibrationError', 'LENGTH_UNITS', 'ROTATION_TOLERANCE', 'DIST_COUNTS', 'read_field',
+    'read_distortion', 'compact_distortion', 'check_duplicates', 'validate_camera',
+    'check_internal', 'CALIBRATION_FORMATS', 'guess_calibration_format', 'load_cameras',
     'load_opencv_yaml', 'save_opencv_yaml', 'PANOPTIC_AXES', 'load_panoptic_calibration',
     'panoptic_points_to_world', 'RIG_FORMAT', 'RIG_UNITS', 'WORLD_UP_AXES', 'is_rig_dict',
     'load_rig', 'rig_from_dict', 'rig_to_dict', 'save_rig', 'to_internal_points',

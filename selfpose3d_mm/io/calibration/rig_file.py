@@ -2,7 +2,7 @@
 
 A rig file describes C calibrated cameras in the user's own world frame and units; the
 loader converts them to the package's internal convention (millimetres, z up, OpenCV
-camera model ``x_cam = R X + t``, 5 distortion coefficients) and validates every camera.
+camera model ``x_cam = R X + t``, OpenCV's distortion models) and validates every camera.
 
 Format (JSON shown; the same keys in YAML for ``.yml``/``.yaml`` files)::
 
@@ -19,8 +19,11 @@ Format (JSON shown; the same keys in YAML for ``.yml``/``.yaml`` files)::
           "K": [[1400.0, 0.0, 960.0],     # required, 3x3 px: [[fx, s, cx],
                 [0.0, 1400.0, 540.0],     #                    [0, fy, cy],
                 [0.0, 0.0, 1.0]],         #                    [0, 0, 1]], fx, fy > 0
-          "dist": [-0.2, 0.1, 0.0, 0.0, 0.0],  # optional: exactly 5 values k1 k2 p1 p2 k3
-                                          # (OpenCV order) or [] / absent: no distortion
+          "dist": [-0.2, 0.1, 0.0, 0.0, 0.0],  # optional, OpenCV's order and models:
+                                          # 4 or 5 values k1 k2 p1 p2 [k3], 8 (+ k4 k5 k6,
+                                          # rational), 12 (+ s1 s2 s3 s4, thin prism),
+                                          # 14 (+ tau_x tau_y, tilted sensor, radians),
+                                          # or [] / absent: no distortion
           "R": [[...], [...], [...]],     # required: world -> camera rotation (3x3)
           "t": [0.1, 1.2, 4.5]            # world -> camera translation, in `units` ...
           # "center": [x, y, z]           # ... or instead the camera centre in the world,
@@ -30,8 +33,12 @@ Format (JSON shown; the same keys in YAML for ``.yml``/``.yaml`` files)::
     }
 
 Conventions. ``x_cam = R X_world + t`` (OpenCV; the camera looks along +z, image x right,
-y down). Pixels: ``(x', y') = x_cam[:2] / z``, distorted by OpenCV's model with
-(k1, k2, p1, p2, k3), then ``u = fx x'' + s y'' + cx``, ``v = fy y'' + cy``.
+y down). Pixels: ``(x', y') = x_cam[:2] / z``, distorted by OpenCV's model of the given
+coefficients (``cv2.projectPoints``'s), then ``u = fx x'' + s y'' + cx``,
+``v = fy y'' + cy``. Internally each camera's coefficients are read into a zero-padded
+vector of 14; the rig keeps the narrowest model its cameras need (5 for the classic
+model), and :func:`save_rig` writes each camera's coefficients up to its last non-zero
+model group (at least 5).
 
 World axes. ``world_up`` names the file's axis that points up (against gravity). The
 loader rotates the file's world by the proper rotation ``A`` below (``X_int = A X_file``)
@@ -56,9 +63,12 @@ is axis-aligned in the internal frame.
 
 Validation (:func:`~.common.validate_camera`): a missing field, a field of the
 wrong size, a NaN/inf, a non-orthonormal ``R`` (``‖RᵀR − I‖_F > 1e-3``) or ``det R ≤ 0``,
-a non-positive focal length or image size, a distortion list that is not 0 or 5 values,
-an unknown field (typos would otherwise be ignored silently) → :class:`CalibrationError`
-naming the file, the camera and the field.
+a non-positive focal length or image size, a distortion list that is not 0, 4, 5, 8, 12
+or 14 values, a field given twice, a duplicated camera name, a value that overflows once
+converted to mm (float32), an unknown field (typos would otherwise be ignored silently) →
+:class:`CalibrationError` naming the file, the camera and the field. A file that is not
+UTF-8 JSON/YAML text (binary, UTF-16), has a syntax error or is nested absurdly deep is
+refused with its path too.
 """
 from __future__ import annotations
 
@@ -73,7 +83,9 @@ import yaml
 
 from selfpose3d_mm.geometry import MultiViewCameras
 from selfpose3d_mm.utils import atomic_open
-from .common import LENGTH_UNITS, CalibrationError, read_field, validate_camera
+from ..json_yaml import load_json, load_yaml
+from .common import (LENGTH_UNITS, CalibrationError, check_duplicates, check_internal,
+                     compact_distortion, read_distortion, read_field, validate_camera)
 
 __all__ = ['RIG_FORMAT', 'RIG_UNITS', 'WORLD_UP_AXES', 'world_axes', 'to_internal_points',
            'is_rig_dict', 'rig_from_dict', 'rig_to_dict', 'load_rig', 'save_rig']
@@ -116,16 +128,9 @@ def is_rig_dict(data) -> bool:
 def _read(path: str):
     if not osp.isfile(path):
         raise FileNotFoundError(f'rig calibration file not found: {path}')
-    with open(path, encoding='utf-8') as f:
-        if path.endswith(('.yml', '.yaml')):
-            try:
-                return yaml.safe_load(f)
-            except yaml.YAMLError as e:
-                raise CalibrationError(f'{path}: not a valid YAML file: {e}') from None
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise CalibrationError(f'{path}: not a valid JSON file: {e}') from None
+    if path.endswith(('.yml', '.yaml')):
+        return load_yaml(path, CalibrationError)
+    return load_json(path, CalibrationError)
 
 
 def rig_from_dict(data: dict, path: str = '<dict>',
@@ -146,7 +151,8 @@ def rig_from_dict(data: dict, path: str = '<dict>',
     if data.get('version', 1) != 1:
         raise CalibrationError(f'{path}: field `version` {data["version"]!r} is not '
                                'supported (only 1)')
-    unknown = sorted(set(data) - set(_TOP_FIELDS))
+    check_duplicates(data, path, 'the top level')
+    unknown = sorted(set(map(str, data)) - set(_TOP_FIELDS))
     if unknown:
         raise CalibrationError(f'{path}: unknown top-level field(s) {unknown}; allowed: '
                                f'{list(_TOP_FIELDS)}')
@@ -154,7 +160,7 @@ def rig_from_dict(data: dict, path: str = '<dict>',
         if key not in data:
             raise CalibrationError(f'{path}: no field `{key}` (one of {list(allowed)}; '
                                    'it is required: nothing is assumed)')
-        if data[key] not in allowed:
+        if not isinstance(data[key], str) or data[key] not in allowed:
             raise CalibrationError(f'{path}: field `{key}` must be one of {list(allowed)}, '
                                    f'got {data[key]!r}')
     scale, A = RIG_UNITS[data['units']], world_axes(data['world_up'])
@@ -168,22 +174,22 @@ def rig_from_dict(data: dict, path: str = '<dict>',
             raise CalibrationError(f'{path}: {where} is not an object')
         if 'name' not in c:
             raise CalibrationError(f'{path}: {where} has no field `name`')
+        if not isinstance(c['name'], (str, int)) or isinstance(c['name'], bool):
+            raise CalibrationError(f'{path}: {where} field `name` must be a string, got '
+                                   f'{c["name"]!r}')
         name = str(c['name'])
         where = f'camera `{name}`'
         if name in names:
             raise CalibrationError(f'{path}: {where} field `name` is duplicated')
-        unknown = sorted(set(c) - set(_CAMERA_FIELDS))
+        check_duplicates(c, path, where)
+        unknown = sorted(set(map(str, c)) - set(_CAMERA_FIELDS))
         if unknown:
             raise CalibrationError(f'{path}: {where} has unknown field(s) {unknown}; '
                                    f'allowed: {list(_CAMERA_FIELDS)}')
         Kc = read_field(c, 'K', path, where, (3, 3))
         Rc = read_field(c, 'R', path, where, (3, 3))
         wh = read_field(c, 'image_size', path, where, (2, ))
-        d = np.ravel(np.asarray(c.get('dist') or [], dtype=object))
-        if d.size not in (0, 5):
-            raise CalibrationError(f'{path}: {where} field `dist` has {d.size} values: '
-                                   'give exactly 5 (k1, k2, p1, p2, k3) or none')
-        dc = read_field(c, 'dist', path, where, (5, )) if d.size else np.zeros(5)
+        dc = read_distortion(c, 'dist', path, where)
         if ('t' in c) == ('center' in c):
             raise CalibrationError(f'{path}: {where} needs exactly one of the fields `t` '
                                    '(world->camera translation) and `center`')
@@ -195,6 +201,9 @@ def rig_from_dict(data: dict, path: str = '<dict>',
             cc = read_field(c, 'center', path, where, (3, ))
             validate_camera(path, where, Kc, Rc, cc, dc, wh, dict(t='center'))
             t_int = -(Rc @ A.T) @ (A @ cc * scale)
+        check_internal(path, where, {'t' if 't' in c else 'center': t_int, 'K': Kc,
+                                     'dist': dc, 'image_size': wh},
+                       f'{data["units"]} -> mm')
         K.append(Kc)
         R.append(Rc @ A.T)
         t.append(t_int)
@@ -209,8 +218,8 @@ def rig_from_dict(data: dict, path: str = '<dict>',
         idx = [names.index(n) for n in camera_names]
         K, R, t, dist, size = ([a[j] for j in idx] for a in (K, R, t, dist, size))
         names = list(camera_names)
-    return MultiViewCameras(np.stack(K), np.stack(R), np.stack(t), np.stack(dist),
-                            np.stack(size), names=names)
+    return MultiViewCameras(np.stack(K), np.stack(R), np.stack(t),
+                            compact_distortion(np.stack(dist)), np.stack(size), names=names)
 
 
 def load_rig(path: str, camera_names: Optional[Sequence[str]] = None) -> MultiViewCameras:
@@ -252,7 +261,8 @@ def rig_to_dict(cameras: MultiViewCameras, names: Optional[Sequence[str]] = None
     for i, name in enumerate(names):
         R_file = d['R'][i] @ A  # R_int = R_file Aᵀ; A permutes axes and signs: exact
         cam = dict(name=str(name), image_size=_plain(d['image_size'][i]),
-                   K=short(d['K'][i]), dist=short(d['dist'][i]), R=short(R_file))
+                   K=short(d['K'][i]), dist=short(compact_distortion(d['dist'][i])),
+                   R=short(R_file))
         if pose == 't':
             cam['t'] = (short if scale == 1 else _plain)(d['t'][i] / scale)
         else:

@@ -1,12 +1,12 @@
 """Shelf / Campus calibration (VoxelPose's ``calibration_<dataset>.json``)."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from selfpose3d_mm.geometry import MultiViewCameras
-from .common import CalibrationError, read_field, validate_camera
+from ..json_yaml import duplicate_keys, load_json
+from .common import (CalibrationError, check_duplicates, check_internal, read_field,
+                     validate_camera)
 
 __all__ = ['load_shelf_campus_calibration']
 
@@ -20,10 +20,13 @@ def load_shelf_campus_calibration(path: str, image_size) -> MultiViewCameras:
         image_size: ``(W, H)`` (the file does not store it): Shelf (1032, 776),
             Campus (360, 288); or a (C, 2) array.
     """
-    with open(path) as f:
-        data = json.load(f)
+    data = load_json(path, CalibrationError)
     if not isinstance(data, dict):
         raise CalibrationError(f'{path}: expected an object keyed by camera ("0", "1", ...)')
+    dups = [f'`{k}`' for k in duplicate_keys(data)]
+    if dups:
+        raise CalibrationError(f'{path}: camera {", ".join(dups)} appears more than once '
+                               '(a parser would keep only the last one silently)')
     keys = sorted(data, key=lambda k: (0, int(k), '') if str(k).isdigit() else (1, 0, k))
     if not keys:
         raise CalibrationError(f'{path}: no cameras')
@@ -31,6 +34,7 @@ def load_shelf_campus_calibration(path: str, image_size) -> MultiViewCameras:
     K, R, t, dist = [], [], [], []
     for i, k in enumerate(keys):
         c, where = data[k], f'camera `{k}`'
+        check_duplicates(c, path, where)
         Rk = read_field(c, 'R', path, where, (3, 3))
         T = read_field(c, 'T', path, where, (3, ))
         fx, fy, cx, cy = (float(read_field(c, n, path, where, (1, ))[0])
@@ -42,6 +46,7 @@ def load_shelf_campus_calibration(path: str, image_size) -> MultiViewCameras:
         validate_camera(path, where, Kk, Rk, T, dk, size[i],
                         dict(K='fx/fy/cx/cy', fx='fx', fy='fy', t='T', dist='k/p',
                              image_size='image_size (argument)'))
+        check_internal(path, where, dict(T=-Rk @ T, fx=Kk, image_size=size[i]))
         K.append(Kk)
         R.append(Rk)
         t.append(-Rk @ T)

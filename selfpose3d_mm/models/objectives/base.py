@@ -8,8 +8,9 @@ whether the data preprocessor must put the 3D ground truth into the training bat
 """
 from __future__ import annotations
 
-from typing import Dict, Set
+from typing import Dict, Sequence, Set
 
+import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
@@ -35,6 +36,24 @@ class BaseObjective(BaseModule):
                                                'loss_weights')
         self.active = dict(self.loss_weights)
         self.label_set = 'soft'
+        # the objective's own random stream (synthetic roots, jitter, noise): seeded by the
+        # run's seed, saved in every checkpoint (extra state), so a resumed run draws
+        # exactly what the uninterrupted one would have drawn
+        self.generator = torch.Generator().manual_seed(torch.initial_seed() ^ 0x5E1F)
+
+    def get_extra_state(self) -> dict:
+        return dict(generator=self.generator.get_state())
+
+    def set_extra_state(self, state: dict) -> None:
+        self.generator.set_state(state['generator'])
+
+    def rand(self, shape: Sequence[int], like: Tensor) -> Tensor:
+        """U(0, 1) of ``shape`` from the objective's stream (drawn on the CPU)."""
+        return torch.rand(tuple(shape), generator=self.generator).to(like.device, like.dtype)
+
+    def randn(self, shape: Sequence[int], like: Tensor) -> Tensor:
+        """N(0, 1) of ``shape`` from the objective's stream (drawn on the CPU)."""
+        return torch.randn(tuple(shape), generator=self.generator).to(like.device, like.dtype)
 
     def _check_losses(self, losses: Dict[str, float], where: str) -> Dict[str, float]:
         unknown = set(losses) - set(self.LOSSES)

@@ -158,7 +158,8 @@ class SelfPose3dObjective(BaseObjective):
         unprojected, compared with their 3D Gaussian target."""
         cfg = self.cfg
         dev = batch.device
-        roots, mask = self.root_sampler.sample(batch.batch_size, device=dev)  # (B, K, 3)
+        roots, mask = self.root_sampler.sample(batch.batch_size, device=dev,
+                                               generator=self.generator)  # (B, K, 3)
         target = net.root_head.encode(roots, mask)
         lo, hi = cfg['root_syn_amplitude']
         sets = [k for k in cfg['root_syn_sets'] if k < batch.num_sets]
@@ -166,12 +167,12 @@ class SelfPose3dObjective(BaseObjective):
         for k in sets:  # ≤ 3 view-sets
             uv, valid = batch.cameras.project(roots, return_valid=True)  # (B, C, K, 2)
             uv = apply_affine(uv, batch.affines[:, k])
-            amp = lo + (hi - lo) * torch.rand(uv.shape[:-1], device=dev)
+            amp = lo + (hi - lo) * self.rand(uv.shape[:-1], uv)
             vis = valid & mask.unsqueeze(1)
             hm = render_gaussian_heatmaps(uv.unsqueeze(-2), vis.unsqueeze(-1), net.heatmap_size,
                                           cfg['sigma'], amp.unsqueeze(-1))  # (B, C, 1, h, w)
             if cfg['root_syn_noise'] > 0:
-                hm = (hm + torch.randn_like(hm) * cfg['root_syn_noise']).clamp(0, 1)
+                hm = (hm + self.randn(hm.shape, hm) * cfg['root_syn_noise']).clamp(0, 1)
             if net.root_channels == 'all':
                 hm = hm.expand(-1, -1, net.num_joints, -1, -1)
             total = total + net.root_head.loss(net.root_volume(hm, batch, k), target)

@@ -70,7 +70,7 @@ class VoxelPoseObjective(BaseObjective):
                 # teacher forcing: cubes at the GT roots (jittered by about a root voxel)
                 b_idx, g_idx = gt.mask.nonzero(as_tuple=True)
                 centers = roots[b_idx, g_idx]
-                centers = centers + torch.randn_like(centers) * self.root_jitter
+                centers = centers + self.randn(centers.shape, centers) * self.root_jitter
             else:
                 proposals, _ = net.root_head.decode(root)
                 d = torch.cdist(proposals, roots)  # (B, K, G)

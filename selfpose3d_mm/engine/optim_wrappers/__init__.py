@@ -1,0 +1,3 @@
+from .guarded import GuardedOptimWrapper
+
+__all__ = ['GuardedOptimWrapper']
