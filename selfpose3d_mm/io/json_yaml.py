@@ -62,17 +62,23 @@ def read_text(path: str, error: Type[Exception], what: str = 'text') -> str:
                     'UTF-8)') from None
 
 
+def _parse(path: str, error: Type[Exception], what: str, parse, syntax_error):
+    """Read ``path`` as UTF-8 text and parse it; every failure is an ``error`` naming it."""
+    text = read_text(path, error, f'{what} text')
+    try:
+        return parse(text)
+    except syntax_error as e:
+        raise error(f'{path}: not valid {what}: {e}') from None
+    except RecursionError:
+        raise error(f'{path}: the {what} is nested too deeply to be a file of this format '
+                    '(Python\'s recursion limit was reached while parsing it)') from None
+
+
 def load_json(path: str, error: Type[Exception]):
     """Parse a JSON file; objects with a repeated key come back as
     :class:`KeyRecordingDict`."""
-    text = read_text(path, error, 'JSON text')
-    try:
-        return json.loads(text, object_pairs_hook=_record_pairs)
-    except json.JSONDecodeError as e:
-        raise error(f'{path}: not valid JSON: {e}') from None
-    except RecursionError:
-        raise error(f'{path}: the JSON is nested too deeply to be a file of this format '
-                    '(Python\'s recursion limit was reached while parsing it)') from None
+    return _parse(path, error, 'JSON', lambda t: json.loads(t, object_pairs_hook=_record_pairs),
+                  json.JSONDecodeError)
 
 
 class _RecordingLoader(yaml.SafeLoader):
@@ -96,11 +102,5 @@ _RecordingLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 def load_yaml(path: str, error: Type[Exception]):
     """Parse a YAML file (safe loader); mappings with a repeated key come back as
     :class:`KeyRecordingDict`."""
-    text = read_text(path, error, 'YAML text')
-    try:
-        return yaml.load(text, Loader=_RecordingLoader)
-    except yaml.YAMLError as e:
-        raise error(f'{path}: not valid YAML: {e}') from None
-    except RecursionError:
-        raise error(f'{path}: the YAML is nested too deeply to be a file of this format '
-                    '(Python\'s recursion limit was reached while parsing it)') from None
+    return _parse(path, error, 'YAML', lambda t: yaml.load(t, Loader=_RecordingLoader),
+                  yaml.YAMLError)
