@@ -6,8 +6,8 @@ loads with ``weights_only=True`` by default (tensors, containers, scalars), and 
 ``load_checkpoint`` / ``Runner.resume`` call ``torch.load`` without ``weights_only``. What
 mmengine writes besides tensors is admitted here, by name, through
 ``torch.serialization.add_safe_globals`` (:func:`register_checkpoint_safe_globals`, called
-once when the package is imported); nothing else is, and no environment switch such as
-``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD`` is ever set.
+once when the package is imported); nothing else is, and the package sets no
+environment switch of torch's loader.
 
 The allow-list (:func:`checkpoint_safe_globals`), each entry inert data:
 
@@ -37,19 +37,23 @@ statistics methods                         writes as ``getattr(HistoryBuffer, 'm
 tensors, storages, ``torch.Size`` / ``torch.device`` are admitted by torch itself.)
 Object and string dtypes are not admitted: arrays of them would carry arbitrary objects.
 
-mmengine's local-file checkpoint loader is also replaced by :func:`load_checkpoint_file`
-(same behaviour, plus an explicit ``weights_only=True`` that no environment variable can
-turn off, and an error naming the file and the refused globals).
+mmengine's checkpoint loaders for local files and for ``http://`` / ``https://`` URLs are
+replaced by :func:`load_checkpoint_file` / :func:`load_checkpoint_url` (same behaviour,
+plus an explicit ``weights_only=True`` that no environment variable can turn off, and an
+error naming the file and the refused globals): mmengine's own loaders call
+``torch.load`` without ``weights_only``.
 """
 from __future__ import annotations
 
 import importlib
+import os
 import os.path as osp
 import pickle
 from typing import List, Tuple
+from urllib.parse import urlparse
 
 __all__ = ['UnsafeCheckpointError', 'checkpoint_safe_globals',
-           'register_checkpoint_safe_globals', 'load_checkpoint_file']
+           'register_checkpoint_safe_globals', 'load_checkpoint_file', 'load_checkpoint_url']
 
 _NUMERIC_DTYPES = ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32',
                    'uint64', 'float16', 'float32', 'float64')
@@ -113,6 +117,8 @@ def register_checkpoint_safe_globals() -> None:
     from mmengine.runner.checkpoint import CheckpointLoader
     torch.serialization.add_safe_globals(checkpoint_safe_globals())
     CheckpointLoader.register_scheme(prefixes='', loader=load_checkpoint_file, force=True)
+    CheckpointLoader.register_scheme(prefixes=('http://', 'https://'),
+                                     loader=load_checkpoint_url, force=True)
     _registered = True
 
 
@@ -149,3 +155,20 @@ def load_checkpoint_file(filename: str, map_location=None):
             'weights-only unpickler (tensors and plain data, plus the mmengine / numpy '
             'types listed in selfpose3d_mm.utils.safe_load); loading anything else would '
             'run code the file names.') from None
+
+
+def load_checkpoint_url(url: str, map_location=None):
+    """A checkpoint from ``http(s)://``: downloaded once into torch's hub cache
+    (``<hub dir>/checkpoints/<file name>``, as mmengine's loader does; local rank 0 first
+    in a distributed run), then read by :func:`load_checkpoint_file`."""
+    import torch
+    from mmengine.dist import barrier, get_dist_info
+    cached = osp.join(torch.hub.get_dir(), 'checkpoints', osp.basename(urlparse(url).path))
+    rank, world_size = get_dist_info()
+    for turn in ((0, ) if world_size == 1 else (0, 1)):
+        if (rank == 0) == (turn == 0) and not osp.isfile(cached):
+            os.makedirs(osp.dirname(cached), exist_ok=True)
+            torch.hub.download_url_to_file(url, cached, progress=False)
+        if world_size > 1 and turn == 0:
+            barrier()
+    return load_checkpoint_file(cached, map_location)

@@ -89,6 +89,38 @@ def test_crafted_checkpoint_is_refused_without_running(payload, tmp_path, monkey
     assert not marker.exists()
 
 
+def test_crafted_checkpoint_over_http_is_refused_without_running(payload, tmp_path,
+                                                                 monkeypatch):
+    """``http(s)://`` checkpoints (mmengine's loader calls ``torch.load`` without
+    ``weights_only``) are downloaded and read weights-only too; served on loopback."""
+    import functools
+    import http.server
+    import threading
+    obj, marker, name = payload
+    served = tmp_path / 'www'
+    served.mkdir()
+    torch.save(dict(state_dict={'w': torch.zeros(2)}, meta=dict(x=obj)),
+               str(served / 'crafted.pth'))
+    torch.save(dict(state_dict={'w': torch.ones(2)}), str(served / 'good.pth'))
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'hub'))
+    monkeypatch.setattr(torch.hub, '_hub_dir', None)
+    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')  # a user's full-unpickle switch
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f'http://127.0.0.1:{server.server_address[1]}'
+        from mmengine.runner.checkpoint import _load_checkpoint
+        with pytest.raises(UnsafeCheckpointError, match='crafted.pth.*' + name):
+            _load_checkpoint(f'{url}/crafted.pth')
+        assert torch.equal(_load_checkpoint(f'{url}/good.pth')['state_dict']['w'],
+                           torch.ones(2))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not marker.exists()
+
+
 def test_allow_list_is_data_only():
     names = {g[1] if isinstance(g, tuple) else f'{g.__module__}.{g.__qualname__}'
              for g in checkpoint_safe_globals()}
@@ -375,8 +407,8 @@ def test_setup_env_passes_paths_as_arguments(tmp_path):
 
 
 def test_no_global_switch_and_no_hidden_warnings():
-    init = (ROOT / 'selfpose3d_mm' / '__init__.py').read_text()
-    assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in init
+    for src in sorted((ROOT / 'selfpose3d_mm').rglob('*.py')):  # the package never touches it
+        assert 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD' not in src.read_text(), src
     for script in ('run_tests.sh', 'run_demo.sh'):
         assert 'ignore::UserWarning' not in (ROOT / 'tools' / script).read_text()
     readme = (ROOT / 'README.md').read_text()
