@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import os.path as osp
 from pathlib import Path
@@ -9,6 +10,15 @@ import torch
 # The real-file samples live beside the checkout (never copied into it).
 FIXTURES = Path(os.environ.get('SELFPOSE3D_FIXTURES',
                                Path(__file__).resolve().parents[1].parent / 'shared' / 'fixtures'))
+
+
+def load_tool(name: str):
+    """The module of ``tools/<name>.py`` (the tools are scripts, not a package)."""
+    path = Path(__file__).resolve().parents[1] / 'tools' / f'{name}.py'
+    spec = importlib.util.spec_from_file_location(f'{name}_tool', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def fixture_path(*parts) -> Path:

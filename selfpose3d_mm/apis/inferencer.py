@@ -204,9 +204,7 @@ class MultiViewPoseInferencer(BaseInferencer):
         are read for the network (image path) and for the pictures (``for_drawing``)."""
         for idx in indices:
             t0 = time.perf_counter()
-            info = dataset.get_data_info(idx)
-            if 'cameras' in info:  # the rig's id lets the model reuse its cached grids
-                info.setdefault('rig_id', dataset.rig_id(info['cameras']))
+            info = dataset.frame_info(idx)  # with the rig's id: the model reuses its grids
             read = self.is_image_model or for_drawing
             images = self._load_images(info) if read else None
             net = {k: v for k, v in info.items() if k not in ('img', 'img_paths')}

@@ -114,6 +114,11 @@ class BaseMultiViewDataset(BaseDataset):
             return super().__getitem__(int(index))
 
     def prepare_data(self, idx: int):
+        return self.pipeline(self.frame_info(idx))
+
+    def frame_info(self, idx: int) -> dict:
+        """``get_data_info`` plus what every consumer of a frame needs: the rig's id and
+        the frame's own copy of the rig (used by ``prepare_data`` and the inferencer)."""
         info = self.get_data_info(idx)
         if 'cameras' in info:
             if 'rig_id' not in info:
@@ -126,7 +131,7 @@ class BaseMultiViewDataset(BaseDataset):
             # the image sizes) that the next sample is being computed from: garbage pseudo
             # poses and NaN predictions, now and then, only with workers.
             info['cameras'] = info['cameras'].clone()
-        return self.pipeline(info)
+        return info
 
     def _common_info(self) -> dict:
         return dict(space_center=self.space_center, space_size=self.space_size,

@@ -27,7 +27,7 @@ The data samples stay beside the batch for what is per frame and not a tensor ba
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Optional, Tuple
 
 import torch
@@ -36,14 +36,6 @@ from torch import Tensor
 from selfpose3d_mm.geometry import MultiViewCameras
 
 __all__ = ['MultiViewBatch', 'PseudoPoses', 'GroundTruth3D']
-
-
-def _move(value, device):
-    if isinstance(value, (Tensor, MultiViewCameras)):
-        return value.to(device)
-    if hasattr(value, 'to') and hasattr(value, '__dataclass_fields__'):
-        return value.to(device)
-    return value
 
 
 @dataclass
@@ -115,10 +107,7 @@ class MultiViewBatch:
     def shared_rig(self) -> bool:
         return not len(self.cameras.batch_shape)
 
-    def to(self, device) -> 'MultiViewBatch':
-        return replace(self, **{f.name: _move(getattr(self, f.name), device)
-                                for f in fields(self)})
-
-    def cameras_of(self, batch_index: Tensor) -> MultiViewCameras:
-        """The rig of each of M items of frames ``batch_index`` ((C) shared or (M, C))."""
+    def cameras_of(self, batch_index) -> MultiViewCameras:
+        """The rig of frame ``batch_index`` (an int), or of each of M items of frames
+        ``batch_index`` (an (M,) tensor): the shared (C) rig, or (C) / (M, C) per frame."""
         return self.cameras if self.shared_rig else self.cameras[batch_index]

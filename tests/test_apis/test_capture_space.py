@@ -1,8 +1,6 @@
 """Capture-space estimation: from the cameras alone (floor covered by >= 2 cameras within
 their working range) and from triangulated pseudo poses, on synthetic rings around a
 known space and on the real Shelf calibration."""
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,9 +11,8 @@ from selfpose3d_mm.apis.capture_space import (estimate_capture_space, floor_cove
 from selfpose3d_mm.datasets.synthetic.body import PeopleSequence
 from selfpose3d_mm.datasets.synthetic.rig import make_ring_rig
 from selfpose3d_mm.io import load_shelf_campus_calibration, save_pseudo_labels, save_rig
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, load_tool
 
-ROOT = Path(__file__).resolve().parents[2]
 SPACE_CENTER, SPACE_SIZE = (500.0, -300.0, 800.0), (6000.0, 5000.0, 2000.0)
 
 
@@ -139,10 +136,7 @@ def test_config_lines_and_tool(capsys, ring, tmp_path):
     assert scope['space_center'] == pytest.approx(est['space_center'])
     assert scope['space_size'] == pytest.approx(est['space_size'])
     save_rig(str(tmp_path / 'rig.json'), ring)
-    spec = importlib.util.spec_from_file_location('estimate_space',
-                                                  ROOT / 'tools' / 'estimate_space.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('estimate_space')
     assert tool.main([str(tmp_path / 'rig.json')]) == 0
     out = capsys.readouterr().out
     assert format_space_config(est) in out

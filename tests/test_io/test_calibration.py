@@ -2,7 +2,6 @@
 formats), the rig file format (units, world axes, R|t or centre) and its converter
 (round trips on the real Panoptic, Shelf and Campus calibrations)."""
 import copy
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -15,9 +14,8 @@ import torch
 from selfpose3d_mm.io import (CalibrationError, load_cameras, load_panoptic_calibration,
                               load_rig, load_shelf_campus_calibration,
                               panoptic_points_to_world, save_rig, world_axes)
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, load_tool
 
-ROOT = Path(__file__).resolve().parents[2]
 FORMATS = ('rig', 'panoptic', 'shelf_campus', 'opencv')
 # name of the camera as each format's error message gives it
 CAMERA = dict(rig='cam_a', panoptic='00_03', shelf_campus='0', opencv='left')
@@ -228,11 +226,7 @@ def test_rig_file_errors(tmp_path, change, match):
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'convert_calibration', ROOT / 'tools' / 'convert_calibration.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool('convert_calibration')
 
 
 def _max_px(a, b, pts):

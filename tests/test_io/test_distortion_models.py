@@ -1,9 +1,7 @@
 """OpenCV's 8 / 12 / 14-coefficient distortion models through every calibration file that
 can hold them: the rig file (JSON, YAML), OpenCV FileStorage YAML, Panoptic, and the
 converter's round trips; the 5-coefficient rig keeps its width."""
-import importlib.util
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,8 +11,8 @@ import torch
 from selfpose3d_mm.geometry import MultiViewCameras
 from selfpose3d_mm.io import (compact_distortion, load_cameras, load_opencv_yaml, load_rig,
                               save_opencv_yaml, save_rig)
+from tests.conftest import load_tool
 
-ROOT = Path(__file__).resolve().parents[2]
 COEFFS = [0.21, -0.05, 1e-3, -5e-4, 0.012, 0.16, -0.02, 0.004, 2e-3, -1e-3, -1.5e-3, 6e-4,
           0.02, -0.015]
 
@@ -119,11 +117,7 @@ def test_panoptic_file_with_a_rational_model(tmp_path):
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'convert_calibration', ROOT / 'tools' / 'convert_calibration.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool('convert_calibration')
 
 
 @pytest.mark.parametrize('widths', [(8, 12), (14, 5)])

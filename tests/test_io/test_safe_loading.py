@@ -8,7 +8,6 @@ pickle ``REDUCE``): nothing runs (no marker) and the error names the file. The r
 training run writes checkpoints through ``tools/train.py``, which ``--resume`` and
 ``tools/test.py`` read back under torch's weights-only loader.
 """
-import importlib.util
 import io
 import os
 import pickle
@@ -29,7 +28,7 @@ from selfpose3d_mm.io import (ShelfCampusFileError, load_detections, load_pose_b
 from selfpose3d_mm.io.safe_pickle import OpaqueObject, UnsafePickleError, load_pickle
 from selfpose3d_mm.utils.safe_load import (UnsafeCheckpointError, checkpoint_safe_globals,
                                            load_checkpoint_file)
-from tests.conftest import fixture_path
+from tests.conftest import fixture_path, load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,10 +62,7 @@ def payload(request, tmp_path):
 
 
 def _tool(name):
-    spec = importlib.util.spec_from_file_location(f'{name}_tool', ROOT / 'tools' / f'{name}.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool(name)
 
 
 # ------------------------------------------------------------------ checkpoints

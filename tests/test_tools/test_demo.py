@@ -5,7 +5,6 @@ on 2 rendered frames of a 3-camera ring, read either from the config's dataset s
 as a user would give them, from a rig file plus one image folder per camera.
 """
 import copy
-import importlib.util
 import json
 import os.path as osp
 from pathlib import Path
@@ -23,8 +22,8 @@ from selfpose3d_mm.datasets import multiview_collate
 from selfpose3d_mm.geometry import MultiViewCameras
 from selfpose3d_mm.io import load_predictions, load_rig, save_pseudo_labels, save_rig
 from selfpose3d_mm.visualization import person_colors
+from tests.conftest import load_tool
 
-ROOT = Path(__file__).resolve().parents[2]
 SPACE = dict(space_center=(0.0, 0.0, 800.0), space_size=(6000.0, 6000.0, 2000.0))
 INPUT, HEATMAP = (160, 96), (40, 24)
 IMAGE_SIZE = (480, 270)
@@ -236,9 +235,7 @@ def test_demo_cli_writes_files_and_video(setup):
     Config(_config()).dump(cfg_path)
     ckpt = str(root / 'tiny.pth')
     torch.save(dict(state_dict=setup['inferencer'].model.state_dict(), meta={}), ckpt)
-    spec = importlib.util.spec_from_file_location('demo_tool', ROOT / 'tools' / 'demo.py')
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+    demo = load_tool('demo')
     images = [f'{v}={d}' for v, d in setup['folders'].items()]
     out = demo.main([cfg_path, ckpt, '--calibration', setup['rig'], '--images', *images,
                      '--out-dir', str(root / 'cli'), '--device', 'cpu', '--video',

@@ -4,7 +4,6 @@ rendered synthetic frames, written in the pseudo-label format, resumable byte fo
 Tiny random-weight models (tests/data/pseudo_label/): a 1-class RTMDet (3 boxes per
 image, threshold 0) and a ResNet-18 SimpleBaseline; 3 frames x 3 views of 256 x 144 px.
 """
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 from selfpose3d_mm.datasets import frame_pseudo_poses
 from selfpose3d_mm.io import PseudoLabelError, load_pseudo_labels
 from selfpose3d_mm.skeleton import coco17_to_panoptic15
+from tests.conftest import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / 'tests' / 'data' / 'pseudo_label'
@@ -21,11 +21,7 @@ KEYS = ['train_00000_000000', 'train_00000_000006', 'train_00001_000000']
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('pseudo_label_tool',
-                                                  ROOT / 'tools' / 'pseudo_label.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool('pseudo_label')
 
 
 TOOL = _tool()

@@ -155,13 +155,13 @@ class MultiViewDataPreprocessor(BaseDataPreprocessor):
         inputs = data['inputs']
         affines = torch.stack([s.affines for s in samples]).float()     # (B, S, C, 2, 3)
         affines = compose_affine(self.to_heatmap.expand_as(affines), affines)
-        cameras, rig_id = self._cameras(samples)
+        cameras, rig_id = self._cameras(samples)  # on the device already
+        pseudo, gt = self._pseudo(samples), self._gt(samples, training)
         batch = MultiViewBatch(
-            cameras=cameras, affines=affines, rig_id=rig_id,
-            grid_keys=self._grid_keys(affines, rig_id), pseudo=self._pseudo(samples),
-            gt=self._gt(samples, training))
-        batch = batch.to(self._device)
-        batch.cameras = cameras  # already on the device (and cached per rig)
+            cameras=cameras, affines=affines.to(self._device), rig_id=rig_id,
+            grid_keys=self._grid_keys(affines, rig_id),
+            pseudo=None if pseudo is None else pseudo.to(self._device),
+            gt=None if gt is None else gt.to(self._device))
         if inputs.dim() == 6 and inputs.shape[3] == 3:
             images = self.cast_data(inputs)
             batch.images = (images.float() - self.mean) / self.std

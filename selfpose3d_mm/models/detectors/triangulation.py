@@ -79,8 +79,8 @@ class TriangulationBaseline(BaseModel):
             sample.metainfo.get('space_center')
         size = self.space_size if self.space_size is not None else \
             sample.metainfo.get('space_size')
-        cams = batch.cameras if batch.shared_rig else batch.cameras[b]
-        return triangulate_people(kp, scores, mask, cams, center, size, **self.knobs)
+        return triangulate_people(kp, scores, mask, batch.cameras_of(b), center, size,
+                                  **self.knobs)
 
     @torch.no_grad()
     def predict(self, batch: MultiViewBatch, samples) -> list:

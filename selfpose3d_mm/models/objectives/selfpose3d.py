@@ -163,10 +163,10 @@ class SelfPose3dObjective(BaseObjective):
         target = net.root_head.encode(roots, mask)
         lo, hi = cfg['root_syn_amplitude']
         sets = [k for k in cfg['root_syn_sets'] if k < batch.num_sets]
+        px, valid = batch.cameras.project(roots, return_valid=True)  # (B, C, K, 2) original px
         total = 0.0
-        for k in sets:  # ≤ 3 view-sets
-            uv, valid = batch.cameras.project(roots, return_valid=True)  # (B, C, K, 2)
-            uv = apply_affine(uv, batch.affines[:, k])
+        for k in sets:  # ≤ 3 view-sets: only the affine differs
+            uv = apply_affine(px, batch.affines[:, k])
             amp = lo + (hi - lo) * self.rand(uv.shape[:-1], uv)
             vis = valid & mask.unsqueeze(1)
             hm = render_gaussian_heatmaps(uv.unsqueeze(-2), vis.unsqueeze(-1), net.heatmap_size,
