@@ -1,45 +1,71 @@
-"""selfpose3d_mm: SelfPose3d (CVPR 2024) as an OpenMMLab (mmengine/mmpose 1.x) plugin.
+"""The one build step pyproject.toml cannot declare: ``configs/`` and ``tools/`` ship
+inside the package as ``selfpose3d_mm/.mim/configs`` and ``selfpose3d_mm/.mim/tools``,
+the OpenMMLab layout that ``mim train/test selfpose3d_mm CONFIG`` and the
+``selfpose3d-*`` commands (``selfpose3d_mm/cli.py``) look in.
 
-The heavy stack (torch, an mmcv built with ops, mmpose without chumpy) is installed by
-``tools/setup_env.sh``; ``install_requires`` lists what the package imports so that
-``pip check`` and other installers see the real dependencies.
+* wheel / regular install: copied into the build directory (the checkout is untouched);
+* editable install (``pip install -e .``): relative symlinks in the checkout
+  (``selfpose3d_mm/.mim/configs -> ../../configs``), so edits stay live; a copy where
+  the file system has no symlinks.
+
+Everything else (name, version, dependencies, entry points) is in pyproject.toml.
 """
+import os
 import os.path as osp
+import shutil
 
-from setuptools import find_packages, setup
+from setuptools import setup
+from setuptools.command.build_py import build_py
 
-
-def read_requirements(name):
-    path = osp.join(osp.dirname(__file__), 'requirements', name)
-    reqs = []
-    with open(path) as f:
-        for line in f:
-            line = line.split('#', 1)[0].strip()
-            if line:
-                reqs.append(line)
-    return reqs
+ROOT = osp.dirname(osp.abspath(__file__))
+MIM_ITEMS = ('configs', 'tools')
+IGNORE = shutil.ignore_patterns('__pycache__', '*.pyc', '*.pyo', '.*')
 
 
-def read_version():
-    ns = {}
-    with open(osp.join(osp.dirname(__file__), 'selfpose3d_mm', 'version.py')) as f:
-        exec(f.read(), ns)
-    return ns['__version__']
+def _remove(path):
+    if osp.islink(path) or osp.isfile(path):
+        os.remove(path)
+    elif osp.isdir(path):
+        shutil.rmtree(path)
 
 
-setup(
-    name='selfpose3d_mm',
-    version=read_version(),
-    description='SelfPose3d: self-supervised multi-person multi-view 3D pose '
-    'estimation for mmengine / mmpose 1.x',
-    long_description=open(osp.join(osp.dirname(__file__), 'README.md')).read()
-    if osp.exists(osp.join(osp.dirname(__file__), 'README.md')) else '',
-    long_description_content_type='text/markdown',
-    packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
-    python_requires='>=3.9',
-    install_requires=read_requirements('torch.txt') + [
-        'mmcv>=2.0.0,<2.2.0', 'mmpose>=1.3.0,<1.4'
-    ] + read_requirements('runtime.txt'),
-    extras_require={'tests': read_requirements('tests.txt')},
-    license='Apache-2.0',
-)
+def _sources():
+    for name in MIM_ITEMS:
+        src = osp.join(ROOT, name)
+        if not osp.isdir(src):
+            raise FileNotFoundError(f'{src}: missing; selfpose3d_mm ships {name}/ in '
+                                    'selfpose3d_mm/.mim (build from a checkout or an sdist)')
+        yield name, src
+
+
+class BuildPyWithMim(build_py):
+    """build_py + selfpose3d_mm/.mim/{configs,tools}."""
+
+    def run(self):
+        super().run()
+        if getattr(self, 'editable_mode', False):
+            self._link_into_checkout()
+        else:
+            self._copy_into(osp.join(self.build_lib, 'selfpose3d_mm', '.mim'))
+
+    @staticmethod
+    def _copy_into(mim_dir):
+        for name, src in _sources():
+            dst = osp.join(mim_dir, name)
+            _remove(dst)
+            shutil.copytree(src, dst, ignore=IGNORE)
+
+    def _link_into_checkout(self):
+        mim_dir = osp.join(ROOT, 'selfpose3d_mm', '.mim')
+        os.makedirs(mim_dir, exist_ok=True)
+        for name, _ in _sources():
+            dst = osp.join(mim_dir, name)
+            _remove(dst)
+            try:
+                os.symlink(osp.join('..', '..', name), dst, target_is_directory=True)
+            except (OSError, NotImplementedError):  # no symlinks here: a copy
+                self._copy_into(mim_dir)
+                return
+
+
+setup(cmdclass={'build_py': BuildPyWithMim})

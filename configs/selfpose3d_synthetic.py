@@ -8,7 +8,7 @@ _base_ = ['./voxelpose_synthetic.py']
 
 # ---- data: three view-sets per training sample, x0 (resize) and x1, x2 (random rotation
 # +-45 deg and zoom, one draw per set shared by its views); no 3D GT is packed
-train_dataloader = dict(dataset=dict(num_samples=640,
+train_dataloader = dict(dataset=dict(num_samples=400,
                                      pipeline={{_base_.selfsup_train_pipeline}}))
 
 # ---- model: the root net sees the root heatmap only; the objective reads the pseudo
@@ -24,19 +24,25 @@ model = dict(
         root_syn=dict(max_people=6),
         root_syn_amplitude=(0.5, 1.0),  # rendered pseudo heatmaps peak at the scores
         root_syn_sets=(0, 1, 2)),
+    # proposals kept at test time: the root net learns from synthetic roots of amplitude
+    # 0.5-1 and scores real people lower than a supervised one (val split, realistic
+    # detector, with refinement: threshold 0.3 -> Recall@500 87.0, AP50 61.0; 0.15 -> 94.3,
+    # 65.4)
+    test_cfg=dict(threshold=0.15),
 )
 
-# ---- the schedule: one run, stages switched by the hook (epochs add up to max_epochs)
+# ---- the schedule: one run, stages switched by the hook (epochs add up to max_epochs);
+# 800 iterations, <= 20 min on 2 CPU cores with the test
 pose_modules = ['pose_net', 'attention']
 custom_hooks = [dict(type='TrainingStageHook', stages=[
     dict(name='root_net', epochs=1, train=['root_net'], lr=1e-3,
          losses=dict(loss_root_syn=100.0, loss_root_cons=1.0)),
-    dict(name='pose_l2', epochs=2, train=pose_modules, lr=1e-3,
+    dict(name='pose_l2', epochs=1, train=pose_modules, lr=1e-3,
          losses=dict(loss_pose_hm=1.0, loss_attn=0.1)),
     dict(name='pose_l2_l1', epochs=1, train=pose_modules, lr=5e-4,
          losses=dict(loss_pose_hm=1.0, loss_attn=0.1, loss_pose_l1=0.01)),
     dict(name='hard_labels', epochs=1, train=pose_modules, lr=1e-4, labels='hard',
          losses=dict(loss_pose_hm=1.0, loss_attn=0.1, loss_pose_l1=0.01)),
 ])]
-train_cfg = dict(by_epoch=True, max_epochs=5, val_interval=5)
+train_cfg = dict(by_epoch=True, max_epochs=4, val_interval=4)
 param_scheduler = []  # the stage hook sets the learning rate

@@ -19,6 +19,7 @@ ALLOWED = {
     'engine': {'utils'},
     'evaluation': {'skeleton', 'utils'},
     'visualization': {'geometry', 'skeleton', 'utils'},
+    'tracking': {'geometry', 'skeleton', 'utils'},
 }
 
 

@@ -1,4 +1,6 @@
-"""3D poses from calibrated multi-view images or videos (MultiViewPoseInferencer).
+"""3D poses from calibrated multi-view images or videos (MultiViewPoseInferencer), by any
+method: a learned model (CONFIG CHECKPOINT), with refinement (--refine), or the
+triangulation baseline (no checkpoint).
 
     # your rig: a calibration file and one image folder (or video) per camera
     python tools/demo.py CONFIG CHECKPOINT --calibration calib.json \
@@ -7,36 +9,48 @@
         --videos cam0=cam0.mp4 cam1=cam1.mp4 cam2=cam2.mp4 --frames 100
     # heatmap-input models (no heatmap_net_2d) read the 2D poses of a pseudo-label file
     python tools/demo.py configs/selfpose3d_custom_rig.py CKPT --calibration calib.json \
-        --images ... --pseudo-labels pseudo_labels.json
+        --images ... --pseudo-labels pseudo_labels.json [--refine]
+    # the triangulation baseline: a config without checkpoint, or no config at all
+    python tools/demo.py configs/triangulation_synthetic.py --calibration calib.json \
+        --pseudo-labels pseudo_labels.json [--images ...]
+    python tools/demo.py --method triangulation --calibration calib.json \
+        --pseudo-labels pseudo_labels.json [--space-center X Y Z --space-size X Y Z]
     # a split of the config's own dataset (e.g. the rendered synthetic world)
     python tools/demo.py configs/selfpose3d_synthetic_images.py CKPT --dataset-split test
 
-Writes to --out-dir: poses3d.json, poses3d.npz (schemas: selfpose3d_mm/io/
-predictions.py), vis/<frame>_views.jpg and vis/<frame>_3d.jpg, poses3d.mp4 (--video).
+Without --images/--videos the frames are those of --pseudo-labels (no pictures of the
+images: grey canvases). Writes to --out-dir: poses3d.json, poses3d.npz (schemas:
+selfpose3d_mm/io/predictions.py), vis/<frame>_views.jpg and vis/<frame>_3d.jpg,
+poses3d.mp4 (--video). docs/demo.md describes the pictures.
 """
 import argparse
+import copy
+import os.path as osp
 import time
 
 from mmengine.config import DictAction
 
+from selfpose3d_mm.utils.cli import parse_view_map
+
 
 def _view_map(items, flag):
-    out = {}
-    for item in items or []:
-        view, sep, path = item.partition('=')
-        if not sep or not view or not path:
-            raise SystemExit(f'tools/demo.py: {flag} takes VIEW=PATH items, got {item!r}')
-        if view in out:
-            raise SystemExit(f'tools/demo.py: {flag}: view {view!r} given twice')
-        out[view] = path
-    return out
+    return parse_view_map(items, flag, 'tools/demo.py')
+
+
+METHODS = ('triangulation', )
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description='Multi-view 3D pose demo')
-    p.add_argument('config', help='model config file')
-    p.add_argument('checkpoint', help='checkpoint file')
-    src = p.add_mutually_exclusive_group(required=True)
+    p.add_argument('config', nargs='?', help='model config file (or --method)')
+    p.add_argument('checkpoint', nargs='?', help='checkpoint file (not needed by the '
+                   'triangulation baseline)')
+    p.add_argument('--method', choices=METHODS, help='a method that needs no config or '
+                   'checkpoint, instead of CONFIG')
+    p.add_argument('--refine', action='store_true', help='refine the learned model\'s 3D '
+                   'poses with the 2D poses (model.test_cfg.refine = dict(); needs '
+                   '--pseudo-labels with a rig)')
+    src = p.add_mutually_exclusive_group()
     src.add_argument('--images', nargs='+', metavar='VIEW=DIR',
                      help='one image folder (or {frame} template) per camera')
     src.add_argument('--videos', nargs='+', metavar='VIEW=FILE', help='one video per camera')
@@ -50,14 +64,20 @@ def parse_args(argv=None):
                                                     'opencv'], help='default: guessed')
     p.add_argument('--image-size', type=int, nargs=2, metavar=('W', 'H'),
                    help='image size of Shelf/Campus calibration files (they lack it)')
-    p.add_argument('--pseudo-labels', help='pseudo-label file (heatmap-input models)')
+    p.add_argument('--pseudo-labels', help='pseudo-label file (heatmap-input models, '
+                   'triangulation, --refine)')
+    p.add_argument('--space-center', type=float, nargs=3, metavar=('X', 'Y', 'Z'),
+                   help='capture space of the rig, mm (tools/estimate_space.py); default: '
+                   "the config's, else the network's cube (triangulation: estimated)")
+    p.add_argument('--space-size', type=float, nargs=3, metavar=('X', 'Y', 'Z'))
     p.add_argument('--out-dir', default='work_dirs/demo', help='output folder')
     p.add_argument('--frames', type=int, help='only the first N frames')
     p.add_argument('--device', default=None, help="'cpu', 'cuda', 'cuda:0' (default: "
                    'CUDA when available)')
     p.add_argument('--batch-size', type=int, default=1)
     p.add_argument('--score-thr', type=float, default=None,
-                   help='keep persons with root score > this (default: the model\'s, 0.3)')
+                   help='keep persons with score > this (default: a learned model\'s '
+                   'threshold, 0.3; triangulation: all)')
     p.add_argument('--video', action='store_true', help='also write poses3d.mp4')
     p.add_argument('--fps', type=float, default=10.0, help='frame rate of the video')
     p.add_argument('--no-pictures', action='store_true', help='no per-frame pictures')
@@ -65,26 +85,66 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                    help='override config settings, key=value')
     args = p.parse_args(argv)
-    if (args.images or args.videos or args.pseudo_labels_only) and not args.calibration:
-        p.error('--calibration is required with --images / --videos / --pseudo-labels-only')
+    if args.config in METHODS and not args.method and not osp.isfile(args.config):
+        args.method, args.config = args.config, None  # `demo.py triangulation ...`
+    if args.method and args.checkpoint:
+        p.error(f'--method {args.method} takes no CONFIG or CHECKPOINT')
+    if args.method and args.config:
+        p.error(f'--method {args.method} takes no CONFIG (got {args.config!r})')
+    if not args.method and not args.config:
+        p.error('give a CONFIG [CHECKPOINT], or --method triangulation')
+    if not (args.images or args.videos or args.dataset_split or args.pseudo_labels):
+        p.error('give the frames: --images, --videos, --pseudo-labels (its frames) or '
+                '--dataset-split')
+    if not args.dataset_split and not args.calibration:
+        p.error('--calibration is required with --images / --videos / --pseudo-labels')
     if args.pseudo_labels_only and not args.pseudo_labels:
         p.error('--pseudo-labels-only needs --pseudo-labels')
-    if args.dataset_split and (args.calibration or args.pseudo_labels):
-        p.error('--dataset-split reads the config\'s dataset: no --calibration or '
-                '--pseudo-labels')
+    if (args.space_center is None) != (args.space_size is None):
+        p.error('give both --space-center and --space-size, or neither')
+    if args.dataset_split and (args.calibration or args.pseudo_labels or args.space_center):
+        p.error('--dataset-split reads the config\'s dataset: no --calibration, '
+                '--pseudo-labels or --space-*')
     return args
+
+
+def build_inferencer(args):
+    """The inferencer of ``args`` (config + cfg-options + links, or --method); a learned
+    model needs its checkpoint."""
+    from mmengine.config import Config
+
+    from selfpose3d_mm.apis import METHOD_ALIASES, MultiViewPoseInferencer, load_config
+
+    if args.method:
+        cfg = Config(copy.deepcopy(METHOD_ALIASES[args.method]))
+        cfg.merge_from_dict(args.cfg_options)
+    else:
+        if not osp.isfile(args.config):
+            raise SystemExit(f'tools/demo.py: config file not found: {args.config} (the '
+                             'triangulation baseline without a config: --method '
+                             'triangulation)')
+        cfg = load_config(args.config, args.cfg_options)
+    inferencer = MultiViewPoseInferencer(cfg, args.checkpoint, device=args.device)
+    if args.method:
+        inferencer.config_path = f'--method {args.method}'
+    n_params = sum(p.numel() for p in inferencer.model.parameters())
+    if args.checkpoint is None and n_params:
+        raise SystemExit(
+            f'tools/demo.py: no CHECKPOINT given, but the model of {args.config} '
+            f'({type(inferencer.model).__name__}) has {n_params} parameters; pass its '
+            'checkpoint (only parameter-free models, e.g. the triangulation baseline, run '
+            'without one)')
+    return inferencer
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmengine.config import Config
-
-    from selfpose3d_mm.apis import MultiViewPoseInferencer
-
-    cfg = Config.fromfile(args.config)
-    cfg.merge_from_dict(args.cfg_options)
+    user_errors = (FileNotFoundError, ValueError)  # calibration, labels, images...
     t0 = time.perf_counter()
-    inferencer = MultiViewPoseInferencer(cfg, args.checkpoint, device=args.device)
+    try:
+        inferencer = build_inferencer(args)
+    except user_errors as e:
+        raise SystemExit(f'tools/demo.py: {e}') from None
     t_init = time.perf_counter() - t0
     if args.dataset_split:
         inputs = args.dataset_split
@@ -94,11 +154,19 @@ def main(argv=None):
                       calibration_kwargs=dict(image_size=tuple(args.image_size))
                       if args.image_size else None,
                       images=_view_map(args.images, '--images') or None,
-                      videos=_view_map(args.videos, '--videos') or None)
+                      videos=_view_map(args.videos, '--videos') or None,
+                      space_center=args.space_center, space_size=args.space_size)
+    try:
+        return _run(args, inferencer, inputs, t_init)
+    except user_errors as e:
+        raise SystemExit(f'tools/demo.py: {e}') from None
+
+
+def _run(args, inferencer, inputs, t_init):
     gen = inferencer(inputs, out_dir=args.out_dir, batch_size=args.batch_size,
                      max_frames=args.frames, score_thr=args.score_thr,
-                     draw=not args.no_pictures, video=args.video, fps=args.fps,
-                     vis_scale=args.vis_scale)
+                     refine=True if args.refine else None, draw=not args.no_pictures,
+                     video=args.video, fps=args.fps, vis_scale=args.vis_scale)
     n, t_start, totals = 0, time.perf_counter(), dict(load=0.0, forward=0.0, draw=0.0)
     for r in gen:
         n += 1

@@ -71,6 +71,8 @@ def main(argv=None, on_frame=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
+    from selfpose3d_mm.apis.config_links import apply_linked_settings
+    apply_linked_settings(cfg)  # a child config's data_root / space reach the datasets
     init_default_scope(cfg.get('default_scope', 'mmpose'))
     import selfpose3d_mm  # noqa: F401  (registers the datasets)
 

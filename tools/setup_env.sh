@@ -58,6 +58,9 @@ if [ ! -f "$STAMP" ]; then
     log "installing the OpenMMLab stack and its dependencies"
     "${PIP[@]}" install -q -c requirements/constraints.txt -r requirements/runtime.txt \
         -r requirements/tests.txt
+    # openmim (`mim train/test selfpose3d_mm`) without its opendatalab requirement, which
+    # would downgrade setuptools and filelock; its other dependencies are in tests.txt
+    "${PIP[@]}" install -q --no-deps -c requirements/constraints.txt openmim
     log "installing mmcv from $WHEELHOUSE"
     "${PIP[@]}" install -q --no-deps "$WHEELHOUSE"/mmcv-$MMCV_VER-*.whl
     # The PyPI xtcocotools wheel is built against numpy 1 and fails to import with numpy 2.

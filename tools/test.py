@@ -37,6 +37,9 @@ from mmengine.evaluator import BaseMetric
 from mmengine.runner import Runner
 from mmpose.registry import METRICS
 
+from selfpose3d_mm.engine.distributed import configure_distributed
+from selfpose3d_mm.apis.config_links import apply_linked_settings
+
 OUT_FORMATS = ('.npz', '.json')
 
 
@@ -142,7 +145,9 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    apply_linked_settings(cfg)  # a child config's data_root / space reach the datasets
     cfg.launcher = args.launcher
+    configure_distributed(cfg, training=False)  # no GPU: gloo (docs/distributed.md)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:

@@ -10,7 +10,9 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from selfpose3d_mm.apis.config_links import apply_linked_settings
 from selfpose3d_mm.engine import find_resume_checkpoint
+from selfpose3d_mm.engine.distributed import configure_distributed
 
 
 def parse_args():
@@ -61,7 +63,9 @@ def merge_args(cfg, args):
 
 def main():
     args = parse_args()
-    cfg = merge_args(Config.fromfile(args.config), args)
+    # linked settings: a child config's data_root / space reach the datasets and the model
+    cfg = apply_linked_settings(merge_args(Config.fromfile(args.config), args))
+    configure_distributed(cfg, training=True)  # no GPU: gloo (docs/distributed.md)
     runner = Runner.from_cfg(cfg)
     runner.train()
 

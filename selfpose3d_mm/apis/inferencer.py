@@ -12,6 +12,12 @@ on inputs; the call yields one result per frame and writes the files of ``out_di
         print(r['frame_id'], r['scores'], r['keypoints_3d'].shape)   # (P, 15, 3) mm
     # or a split of the config's own dataset
     results = inferencer.run('test', out_dir='demo_out', max_frames=10)
+    # any method, same outputs: the triangulation baseline (no checkpoint; an alias or
+    # configs/triangulation_synthetic.py), a learned model with refinement
+    tri = MultiViewPoseInferencer('triangulation', device='cpu')
+    tri.run(calibration='calib.json', pseudo_labels='pseudo.json', out_dir='tri_out')
+    inferencer.run(calibration='calib.json', images=..., pseudo_labels='pseudo.json',
+                   refine=True, out_dir='refined_out')
 
 Inputs (the first argument, or keywords):
 
@@ -19,15 +25,21 @@ Inputs (the first argument, or keywords):
   reads: rig file, Panoptic, Shelf/Campus, OpenCV YAML; ``calibration_format``,
   ``calibration_kwargs``), with ``images`` (``dict(view=folder)`` or a
   ``'{view}/{frame:06d}.jpg'`` template) or ``videos`` (``dict(view=file)`` or a
-  template), optional ``pseudo_labels``, ``views``, ``frame_range``, ``interval``: read
-  by :class:`~selfpose3d_mm.datasets.CustomRigDataset` (frame discovery, video decoding);
+  template), optional ``pseudo_labels``, ``views``, ``frame_range``, ``interval``,
+  ``space_center`` + ``space_size`` (the rig's capture space; otherwise the config's, the
+  network's root cube or, for triangulation, an estimate: :mod:`.rig_inputs`): read by
+  :class:`~selfpose3d_mm.datasets.CustomRigDataset` (frame discovery, video decoding);
 * ``'test'`` / ``'val'`` / ``'train'``: that split of the config's dataset;
 * a dataset config dict, or a built multi-view dataset.
 
-Models. An image-path model (``heatmap_net_2d`` set) needs only the images. A
-heatmap-input model renders its input heatmaps from 2D poses, so a custom rig needs a
-pseudo-label file (``pseudo_labels``, :mod:`selfpose3d_mm.io.pseudo_labels`);
-datasets of a config bring their own 2D poses.
+Methods (:mod:`.methods`). The first argument is a config file, a config, or a method
+alias (``'triangulation'``); ``weights`` is optional for parameter-free models. An
+image-path model (``heatmap_net_2d`` set) needs only the images. A heatmap-input model
+renders its input heatmaps from 2D poses and the triangulation baseline triangulates
+them, so with a custom rig they need a pseudo-label file (``pseudo_labels``,
+:mod:`selfpose3d_mm.io.pseudo_labels`); datasets of a config bring their own 2D poses.
+``refine=True`` (or a dict of knobs) sets ``test_cfg['refine']`` of a SelfPose3D model
+for the call.
 
 Each frame goes through the config's test pipeline (``test_dataloader.dataset.pipeline``;
 images are loaded here, once, and kept for drawing), ``multiview_collate`` and the
@@ -35,55 +47,46 @@ model's ``test_step`` (data preprocessor + ``predict``), ``batch_size`` frames a
 
 Outputs in ``out_dir`` (schemas in :mod:`selfpose3d_mm.io.predictions`): ``poses3d.json``,
 ``poses3d.npz`` (both atomic), ``vis/<frame>_views.jpg`` (every view with the projected
-skeletons, through the full camera model incl. distortion) and ``vis/<frame>_3d.jpg``
-(3D skeletons, capture space and camera frustums), and with ``video=True``
-``poses3d.mp4`` (views and 3D side by side, ``cv2.VideoWriter``).
+skeletons, through the full camera model incl. distortion, the input 2D poses on top in
+thin grey, and a legend) and ``vis/<frame>_3d.jpg`` (3D skeletons, the capture space, the
+network's search cube when it differs, camera frustums, a legend) — person colours by
+``track_id`` when the predictions carry one —, and with ``video=True`` ``poses3d.mp4``
+(views and 3D side by side, ``cv2.VideoWriter``). Frame ids become file names with
+every ``/`` replaced (:func:`~selfpose3d_mm.visualization.safe_file_stem`).
 """
 from __future__ import annotations
 
 import copy
-import os
-import os.path as osp
-import re
 import time
-from typing import Dict, Iterator, List, Optional, Union
+from typing import Iterator, List, Optional, Union
 
-import cv2
-import numpy as np
 from mmcv.transforms import Compose
 from mmengine.config import Config
 from mmengine.infer import BaseInferencer
 from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS, TRANSFORMS
 
-from selfpose3d_mm.datasets import BaseMultiViewDataset, CustomRigDataset, multiview_collate
+from selfpose3d_mm.datasets import BaseMultiViewDataset, multiview_collate
 from selfpose3d_mm.datasets.transforms import LoadMultiViewImages
-from selfpose3d_mm.io import rig_to_dict, save_predictions_json, save_predictions_npz
-from selfpose3d_mm.visualization import (compose_frame, draw_prediction_views,
-                                         plot_prediction_scene, save_image)
+from .inference_outputs import InferenceOutputs, frame_result, jsonable
+from .methods import InferenceMethod, resolve_method_config
+from .rig_inputs import RIG_KEYS, HeatmapInputError, build_rig_dataset
 
-__all__ = ['MultiViewPoseInferencer', 'HeatmapInputError']
+__all__ = ['MultiViewPoseInferencer', 'HeatmapInputError', 'RIG_KEYS']
 
-RIG_KEYS = ('calibration', 'images', 'videos', 'pseudo_labels', 'views',
-            'calibration_format', 'calibration_kwargs', 'frame_range', 'interval')
 SPLITS = ('test', 'val', 'train')
-
-
-class HeatmapInputError(ValueError):
-    """A heatmap-input model was given no 2D poses (pseudo-label file) to render from."""
-
-
-def _safe_name(frame_id: str) -> str:
-    return re.sub(r'[^A-Za-z0-9_.-]+', '_', str(frame_id)).strip('_') or 'frame'
 
 
 class MultiViewPoseInferencer(BaseInferencer):
     """Multi-view multi-person 3D pose inferencer (see the module docstring).
 
     Args:
-        model: config file path, or a config (``Config``/dict) with ``model`` and
-            (optionally) ``test_dataloader``.
-        weights: checkpoint path (None: random weights, with mmengine's warning).
+        model: config file path, config (``Config``/dict) with ``model`` and
+            (optionally) ``test_dataloader``, or a method alias (``'triangulation'``).
+            A config file's ``linked_settings`` are applied
+            (:mod:`selfpose3d_mm.apis.config_links`).
+        weights: checkpoint path (None: parameter-free models run as they are; a
+            learned model gets random weights, with mmengine's warning).
         device: ``'cpu'``, ``'cuda'``, ``'cuda:1'``... (None: CUDA when available).
         scope: registry scope (``'mmpose'``).
     """
@@ -94,16 +97,28 @@ class MultiViewPoseInferencer(BaseInferencer):
         self.config_path = model if isinstance(model, str) else getattr(
             model, 'filename', None)  # Config.fromfile() keeps its path
         self.weights = weights
-        super().__init__(model, weights, device, scope, show_progress=False)
+        cfg = resolve_method_config(model)
+        self.method = None
+        super().__init__(cfg, weights, device, scope, show_progress=False)
 
     # ------------------------------------------------------------ mmengine hooks
+    def _init_model(self, cfg, weights, device='cpu'):
+        model = super()._init_model(cfg, weights, device)
+        self.method = InferenceMethod(model, cfg)
+        return model
+
+    def _load_weights_to_model(self, model, checkpoint, cfg):
+        if checkpoint is None and not any(True for _ in model.parameters()):
+            return  # nothing to load (triangulation): no "random weights" warning
+        super()._load_weights_to_model(model, checkpoint, cfg)
+
     def _init_pipeline(self, cfg):
         """The config's test pipeline without ``LoadMultiViewImages`` (images are read
         here, once, and kept for drawing); the plain resize pipeline when absent."""
         try:
             steps = list(cfg.test_dataloader.dataset.pipeline)
         except AttributeError:
-            steps = [dict(type='MultiViewResize', input_size=self.model.input_size),
+            steps = [dict(type='MultiViewResize', input_size=self.method.input_size),
                      dict(type='MultiViewAffine'), dict(type='PackMultiViewInputs')]
         steps = [s for s in steps if s.get('type') != 'LoadMultiViewImages']
         return Compose([TRANSFORMS.build(copy.deepcopy(s)) for s in steps])
@@ -120,57 +135,18 @@ class MultiViewPoseInferencer(BaseInferencer):
     # ------------------------------------------------------------ inputs
     @property
     def is_image_model(self) -> bool:
-        """True for the image path (a 2D heatmap net), False for heatmap-input models."""
-        return bool(getattr(self.model, 'with_heatmap_net', False))
+        """True for the image path (a 2D heatmap net), False for models reading 2D poses."""
+        return self.method.is_image_model
 
-    def _rig_dataset(self, spec: dict):
-        unknown = set(spec) - set(RIG_KEYS)
-        if unknown:
-            raise TypeError(f'MultiViewPoseInferencer: unknown input keys {sorted(unknown)};'
-                            f' a custom rig takes {list(RIG_KEYS)}')
-        if not spec.get('calibration'):
-            raise ValueError('MultiViewPoseInferencer: a custom rig needs `calibration` '
-                             '(or give a dataset split: "test")')
-        if not self.is_image_model and not spec.get('pseudo_labels'):
-            raise HeatmapInputError(
-                f'the model of {self.config_path or "the config"} is a heatmap-input model '
-                '(no `heatmap_net_2d`): it renders its input heatmaps from 2D poses, not '
-                'from the images, so it needs a pseudo-label file: pass `pseudo_labels=` '
-                '(--pseudo-labels; format selfpose3d_mm/pseudo_labels, see '
-                'selfpose3d_mm/io/pseudo_labels.py; tools/pseudo_label.py writes one), '
-                'or use an image-path model (a config with `heatmap_net_2d`, e.g. '
-                'configs/selfpose3d_synthetic_images.py)')
-        if self.is_image_model and not (spec.get('images') or spec.get('videos')):
-            raise ValueError('MultiViewPoseInferencer: the image-path model needs the '
-                             'frames: give `images` (view -> folder) or `videos` '
-                             '(view -> file)')
-        src = spec.get('images') or spec.get('videos')
-        views = spec.get('views')
-        if views is None and isinstance(src, dict):
-            views = [str(v) for v in src]
-        head = self.model.root_head
-        return CustomRigDataset(
-            calibration=spec['calibration'], pseudo_labels=spec.get('pseudo_labels'),
-            images=spec.get('images'), videos=spec.get('videos'), views=views,
-            calibration_format=spec.get('calibration_format'),
-            calibration_kwargs=spec.get('calibration_kwargs'),
-            frame_range=spec.get('frame_range'), interval=spec.get('interval', 1),
-            with_images=True, test_mode=True, pipeline=[],
-            # the space the network searches: its root cube
-            space_center=tuple(float(v) for v in head.space_center),
-            space_size=tuple(float(v) for v in head.space_size))
-
-    def build_dataset(self, inputs=None, **spec):
+    def build_dataset(self, inputs=None, refine: bool = False, **spec):
         """The frames to run on (a multi-view dataset with an empty pipeline) and a
         description of the source (the ``source`` of ``poses3d.json``)."""
         if isinstance(inputs, BaseMultiViewDataset):
             return inputs, dict(dataset=type(inputs).__name__)
         if inputs is None or (isinstance(inputs, dict) and 'type' not in inputs):
             spec = {**dict(inputs or {}), **spec}
-            ds = self._rig_dataset(spec)
-            source = {k: v for k, v in spec.items() if v is not None}
-            source['views'] = list(ds.views)
-            return ds, dict(type='CustomRigDataset', **source)
+            return build_rig_dataset(spec, self.method, self.cfg,
+                                     self.config_path or 'the config', refine)
         if isinstance(inputs, str):
             if inputs not in SPLITS:
                 raise ValueError(f'MultiViewPoseInferencer: unknown input {inputs!r}: a '
@@ -191,7 +167,7 @@ class MultiViewPoseInferencer(BaseInferencer):
         return DATASETS.build(ds_cfg), source
 
     @staticmethod
-    def _load_images(info: dict) -> Optional[List[np.ndarray]]:
+    def _load_images(info: dict) -> Optional[List]:
         """C RGB original images of a frame (read from ``img_paths``), or None."""
         if info.get('img') is not None:
             return list(info['img'])
@@ -219,7 +195,7 @@ class MultiViewPoseInferencer(BaseInferencer):
     # ------------------------------------------------------------ the call
     def __call__(self, inputs=None, *, out_dir: Optional[str] = None, batch_size: int = 1,
                  max_frames: Optional[int] = None, score_thr: Optional[float] = None,
-                 draw: bool = True, video: bool = False, fps: float = 10.0,
+                 refine=None, draw: bool = True, video: bool = False, fps: float = 10.0,
                  vis_scale: float = 0.4, **spec) -> Iterator[dict]:
         """Run on ``inputs`` (see the module docstring); a generator of per-frame results.
 
@@ -227,8 +203,13 @@ class MultiViewPoseInferencer(BaseInferencer):
             out_dir: where the files go (None: nothing written, results only).
             batch_size: frames per forward pass.
             max_frames: the first N frames only.
-            score_thr: keep persons whose root score > this (sets the model's test
-                threshold; None: the model's, 0.3 by default).
+            score_thr: keep persons whose score > this (learned models: sets the model's
+                test threshold, None: the model's, 0.3 by default; triangulation: drops
+                lower-scored poses, None: keeps all).
+            refine: refinement of a SelfPose3D model's poses with the 2D poses, for
+                this call: None (as configured, off by default), False (off), True (the
+                config's knobs or the defaults) or a dict of knobs — sets
+                ``model.test_cfg['refine']``; an error for other models.
             draw: write the pictures of every frame (``out_dir/vis``).
             video: also write ``out_dir/poses3d.mp4`` at ``fps``.
             vis_scale: scale of the view pictures.
@@ -237,164 +218,69 @@ class MultiViewPoseInferencer(BaseInferencer):
         Yields:
             dict per frame: ``index``, ``frame_id``, ``frame`` (number, custom rigs),
             ``sample_idx``, ``keypoints_3d`` (P, J, 3) float32 world mm, ``scores`` (P,),
-            ``root_centers`` (P, 3) — persons by decreasing score —, ``cameras``,
-            ``pictures`` (paths), ``time`` (seconds: ``load``, ``forward`` (batch share),
-            ``draw``). ``poses3d.json``/``.npz`` (and the video) are written when the
-            generator is exhausted (or closed early: the frames so far).
+            ``root_centers`` (P, 3) — persons by decreasing score —, ``track_ids`` (P,)
+            when the model gives them, ``cameras``, ``pictures`` (paths), ``time``
+            (seconds: ``load``, ``forward`` (batch share), ``draw``). ``poses3d.json``/
+            ``.npz`` (and the video) are written when the generator is exhausted (or
+            closed early: the frames so far).
         """
-        dataset, source = self.build_dataset(inputs, **spec)
+        self.method.check_refine(refine)  # a clear error before any data is read
+        refines = bool(refine) or (refine is None and
+                                   self.method.refine_setting() is not None)
+        dataset, source = self.build_dataset(inputs, refine=refines, **spec)
         meta = dataset.metainfo
         J = int(meta['num_keypoints'])
-        if J != self.model.num_joints:
-            raise ValueError(f'the dataset has {J} joints, the model {self.model.num_joints}')
+        if self.method.num_joints is not None and J != self.method.num_joints:
+            raise ValueError(f'the dataset has {J} joints, the model '
+                             f'{self.method.num_joints}')
         names = [meta['keypoint_id2name'][j] for j in range(J)]
         links = [[int(a), int(b)] for a, b in meta['skeleton_links']]
         n = len(dataset) if max_frames is None else min(len(dataset), int(max_frames))
-        writer = _Outputs(out_dir, draw, video, fps, vis_scale, links)
+        writer = InferenceOutputs(out_dir, draw, video, fps, vis_scale, links,
+                                  self.method.search_cube)
         header = dict(
             skeleton=dict(name=str(meta.get('dataset_name', '')), joints=names, links=links),
             model=dict(config=self.config_path or '<config object>', checkpoint=self.weights,
-                       type=type(self.model).__name__,
-                       input='images' if self.is_image_model else 'pseudo_2d',
-                       score_threshold=None),
-            source=_jsonable(source))
-        return self._generate(dataset, range(n), batch_size, score_thr, writer, header,
-                              names, links)
+                       type=self.method.name, input=self.method.input,
+                       score_threshold=None, refine=None),
+            source=jsonable(source))
+        space = None
+        if 'space' in source:
+            space = (source['space']['center'], source['space']['size'])
+        return self._generate(dataset, range(n), batch_size, score_thr, refine, space,
+                              writer, header, names, links)
 
     def run(self, inputs=None, **kwargs) -> dict:
         """Consume :meth:`__call__`: ``dict(frames=[per-frame results], outputs=paths)``."""
-        gen = self(inputs, **kwargs)
-        frames = list(gen)
+        frames = list(self(inputs, **kwargs))
         return dict(frames=frames, outputs=getattr(self, 'last_outputs', {}))
 
-    def _generate(self, dataset, indices, batch_size, score_thr, writer, header, names,
-                  links):
-        test_cfg = self.model.test_cfg
-        old = test_cfg.get('threshold', None)
-        if score_thr is not None:
-            test_cfg['threshold'] = float(score_thr)
-        header['model']['score_threshold'] = float(test_cfg.get(
-            'threshold', self.model.root_head.threshold))
+    def _generate(self, dataset, indices, batch_size, score_thr, refine, space, writer,
+                  header, names, links):
         done, ok = [], False
-        try:
-            frames = self._frames(dataset, indices, writer.draws)
-            for chunk in self._get_chunk_data(frames, max(1, int(batch_size))):
-                t0 = time.perf_counter()
-                preds = self.forward(self.collate_fn([c[0] for c in chunk]))
-                t_fwd = (time.perf_counter() - t0) / len(chunk)
-                for (_, info, images, t_load), pred in zip(chunk, preds):
-                    r = _frame_result(len(done), info, pred)
-                    r['time'] = dict(load=t_load, forward=t_fwd)
-                    t1 = time.perf_counter()
-                    r['pictures'] = writer.draw(r, images)
-                    r['time']['draw'] = time.perf_counter() - t1
-                    done.append(r)
-                    yield r
-            ok = True
-        except GeneratorExit:
-            ok = True
-            raise
-        finally:
-            if score_thr is not None:
-                if old is None:
-                    test_cfg.pop('threshold', None)
-                else:
-                    test_cfg['threshold'] = old
-            self.last_outputs = writer.finish(done, header, names, links, ok)
+        with self.method.session(score_thr, refine, space) as post_thr:
+            thr = self.method.default_threshold() if score_thr is None else score_thr
+            header['model']['score_threshold'] = None if thr is None else float(thr)
+            header['model']['refine'] = jsonable(self.method.refine_setting())
+            try:
+                frames = self._frames(dataset, indices, writer.draws)
+                for chunk in self._get_chunk_data(frames, max(1, int(batch_size))):
+                    t0 = time.perf_counter()
+                    preds = self.forward(self.collate_fn([c[0] for c in chunk]))
+                    t_fwd = (time.perf_counter() - t0) / len(chunk)
+                    for (_, info, images, t_load), pred in zip(chunk, preds):
+                        r = frame_result(len(done), info, pred, post_thr,
+                                         self.method.root_index)
+                        r['time'] = dict(load=t_load, forward=t_fwd)
+                        t1 = time.perf_counter()
+                        r['pictures'] = writer.draw(r, images, info)
+                        r['time']['draw'] = time.perf_counter() - t1
+                        done.append(r)
+                        yield r
+                ok = True
+            except GeneratorExit:
+                ok = True
+                raise
+            finally:
+                self.last_outputs = writer.finish(done, header, names, links, ok)
 
-
-def _jsonable(x):
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (str, int, float, bool)) or x is None:
-        return x
-    return str(x)
-
-
-def _frame_result(index: int, info: dict, pred) -> dict:
-    p = pred.pred_instances
-    scores = p.scores.detach().float().cpu().numpy()
-    order = np.argsort(-scores, kind='stable')
-    return dict(index=index, frame_id=str(info.get('frame_id', index)),
-                frame=info.get('frame'), sample_idx=int(info.get('sample_idx', index)),
-                keypoints_3d=p.keypoints_3d.detach().float().cpu().numpy()[order],
-                scores=scores[order],
-                root_centers=p.root_centers.detach().float().cpu().numpy()[order],
-                cameras=info['cameras'],
-                space_center=info.get('space_center'), space_size=info.get('space_size'))
-
-
-class _Outputs:
-    """Pictures per frame, the optional video, and the JSON/npz at the end."""
-
-    def __init__(self, out_dir, draw, video, fps, scale, links):
-        self.out_dir, self.draw_pictures, self.video = out_dir, draw, video
-        self.fps, self.scale, self.links = float(fps), float(scale), links
-        self.writer = self.video_tmp = None
-        self.frame_size = None
-        self.rigs: Dict[str, int] = {}
-        self.rig_docs: List[dict] = []
-        if out_dir is None and video:
-            raise ValueError('video=True needs an out_dir')
-        self.draws = out_dir is not None and (draw or video)
-
-    def _rig_index(self, cams) -> int:
-        key = cams.cache_key()
-        if key not in self.rigs:
-            self.rigs[key] = len(self.rig_docs)
-            self.rig_docs.append(rig_to_dict(cams.cpu()))
-        return self.rigs[key]
-
-    def draw(self, r: dict, images) -> dict:
-        r['rig'] = self._rig_index(r['cameras'])
-        if not self.draws:
-            return {}
-        n = len(r['scores'])
-        title = f'{r["frame_id"]}: {n} person{"" if n == 1 else "s"}'
-        views = draw_prediction_views(r['cameras'], images, self.links, r['keypoints_3d'],
-                                      r['scores'], scale=self.scale)
-        scene = plot_prediction_scene(r['cameras'], self.links, r['keypoints_3d'],
-                                      r['space_center'], r['space_size'], title=title)
-        out = {}
-        if self.draw_pictures:
-            stem = osp.join(self.out_dir, 'vis', _safe_name(r['frame_id']))
-            out = dict(views=f'{stem}_views.jpg', scene=f'{stem}_3d.jpg')
-            save_image(views, out['views'])
-            save_image(scene, out['scene'])
-        if self.video:
-            self._write_video(compose_frame(views, scene))
-        return out
-
-    def _write_video(self, frame: np.ndarray):
-        if self.writer is None:
-            h, w = frame.shape[:2]
-            self.frame_size = (w - w % 2, h - h % 2)  # even sizes for the codecs
-            os.makedirs(self.out_dir, exist_ok=True)
-            self.video_tmp = osp.join(self.out_dir, f'.poses3d.tmp{os.getpid()}.mp4')
-            self.writer = cv2.VideoWriter(self.video_tmp, cv2.VideoWriter_fourcc(*'mp4v'),
-                                          self.fps, self.frame_size)
-            if not self.writer.isOpened():
-                raise IOError(f'cv2.VideoWriter cannot write {self.video_tmp} (mp4v)')
-        if frame.shape[1::-1] != self.frame_size:
-            frame = cv2.resize(frame, self.frame_size, interpolation=cv2.INTER_AREA)
-        self.writer.write(np.ascontiguousarray(frame[..., ::-1]))
-
-    def finish(self, frames, header, names, links, ok: bool) -> dict:
-        out = {}
-        if self.writer is not None:
-            self.writer.release()
-            if ok:
-                out['video'] = osp.join(self.out_dir, 'poses3d.mp4')
-                os.replace(self.video_tmp, out['video'])
-            elif osp.exists(self.video_tmp):
-                os.remove(self.video_tmp)
-        if ok and self.out_dir is not None:
-            out['json'] = osp.join(self.out_dir, 'poses3d.json')
-            out['npz'] = osp.join(self.out_dir, 'poses3d.npz')
-            save_predictions_json(out['json'], dict(header, cameras=self.rig_docs), frames)
-            save_predictions_npz(out['npz'], frames, names, links)
-            if self.draw_pictures:
-                out['vis_dir'] = osp.join(self.out_dir, 'vis')
-        return out

@@ -3,10 +3,14 @@
 =========================  ==================================================================
 module                     files
 =========================  ==================================================================
-``calibration/``           camera rigs: the rig file, Panoptic, Shelf/Campus, OpenCV YAML
+``calibration/``           camera rigs: the rig file, Panoptic, Shelf/Campus, OpenCV YAML,
+                           generic K + [R|t] JSON, EasyMocap, Pose2Sim/anipose TOML, Qualisys
+``keypoints2d/``           OpenPose / MMPose 2D detections -> pseudo-label file
+                           (``tools/import_2d.py``)
 ``pseudo_labels``          2D pseudo labels per frame and view (``tools/pseudo_label.py``)
 ``poses3d``                3D ground truth of a custom rig
-``predictions``            the inferencer's ``poses3d.json`` / ``poses3d.npz``
+``predictions``            the inferencer's ``poses3d.json`` / ``poses3d.npz`` (+ track ids)
+``exports``                tracked poses for other tools: ``.trc``, ``.c3d``, CSV
 ``panoptic_bodies``        CMU Panoptic ``body3DScene_*.json`` (3D GT)
 ``shelf_campus``           Shelf / Campus ``actorsGT.mat``, detection and pose-bank pickles
 ``json_yaml``              the JSON / YAML text under them: UTF-8 only, syntax and depth

@@ -11,11 +11,13 @@ import cv2
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
 from selfpose3d_mm.geometry import MultiViewCameras
 from selfpose3d_mm.utils import atomic_path
+from .legend import CAMERA_COLOR, INPUT_2D_COLOR, SPACE_COLOR, id_colors, scene_legend
 
-__all__ = ['draw_view', 'montage', 'plot_scene_3d', 'save_image']
+__all__ = ['draw_view', 'draw_input_poses', 'montage', 'plot_scene_3d', 'save_image']
 
 
 def _score_colors(scores: np.ndarray) -> list:
@@ -53,6 +55,37 @@ def put_title(img: np.ndarray, title: str, scale: float) -> None:
                     max(0.4, scale), (255, 255, 0), 1, cv2.LINE_AA)
 
 
+def drawable(pose: np.ndarray) -> np.ndarray:
+    """(..., J, 2) pixels → (..., J) bool: finite and not absurdly far (drawing clips)."""
+    return np.isfinite(pose).all(-1) & (np.abs(np.nan_to_num(pose)).max(-1) < 1e5)
+
+
+def draw_input_poses(img: np.ndarray, poses: Optional[np.ndarray],
+                     scores: Optional[np.ndarray], skeleton: Sequence[Sequence[int]],
+                     scale: float, color=INPUT_2D_COLOR, alpha: float = 0.75) -> np.ndarray:
+    """The input 2D poses of a view, thin and semi-transparent (in place; returns img).
+
+    Args:
+        poses: (P, J, 2) original pixels; scores: (P, J) (joints with score <= 0 are
+            not detected and not drawn; None: all drawn).
+        scale: the picture's scale relative to the original pixels.
+    """
+    if poses is None or not len(poses):
+        return img
+    P = np.asarray(poses, np.float64) * scale
+    S = np.ones(P.shape[:2]) if scores is None else np.asarray(scores, np.float64)
+    limbs = np.asarray(skeleton, int).reshape(-1, 2)
+    layer = img.copy()
+    r = max(1.0, 2.0 * scale)
+    for pose, sc in zip(P, S):
+        ok = drawable(pose) & (sc > 0)
+        draw_skeleton(layer, pose, ok[limbs].all(-1), ok, limbs, [color] * len(limbs),
+                      [color] * len(pose), 1, r)
+    changed = (layer != img).any(-1)
+    img[changed] = (alpha * layer[changed] + (1 - alpha) * img[changed]).astype(np.uint8)
+    return img
+
+
 def draw_view(image: Optional[np.ndarray], image_size: Sequence[float],
               skeleton: Sequence[Sequence[int]], pseudo: Optional[np.ndarray] = None,
               pseudo_scores: Optional[np.ndarray] = None,
@@ -79,10 +112,7 @@ def draw_view(image: Optional[np.ndarray], image_size: Sequence[float],
                      interpolation=cv2.INTER_AREA)
     lw = max(1, int(round(3 * scale)))
     limbs = np.asarray(skeleton, int).reshape(-1, 2)
-
-    def ok(pose):  # (J, 2) -> (J,) drawable
-        return np.isfinite(pose).all(-1) & (np.abs(pose).max(-1) < 1e5)
-
+    ok = drawable
     if gt_2d is not None and len(gt_2d):
         for pose in np.asarray(gt_2d, np.float64) * scale:
             good = ok(pose)
@@ -121,54 +151,86 @@ def save_image(image: np.ndarray, path: str):
             raise IOError(f'cannot write {path}')
 
 
+def _box_edges(center, size) -> List[np.ndarray]:
+    """The 12 edges ((2, 3) each) of an axis-aligned box."""
+    c, s = np.asarray(center, np.float64), np.asarray(size, np.float64) / 2
+    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]) * s + c
+    return [corners[[i, j]] for i in range(8) for j in range(i + 1, 8)
+            if np.sum(np.abs(corners[i] - corners[j]) > 1e-6) == 1]
+
+
+def _mpl(rgb) -> tuple:
+    return tuple(v / 255.0 for v in rgb)
+
+
+_MPL_STYLE = dict(pose=dict(lw=1.8, marker='o', ms=3), input=dict(lw=0.8, alpha=0.7),
+                  box=dict(lw=1.0), dashed=dict(lw=1.0, ls='--'),
+                  camera=dict(lw=0.8, marker='v', ms=5))
+
+
 def plot_scene_3d(cameras: MultiViewCameras, skeleton: Sequence[Sequence[int]],
                   poses: Optional[np.ndarray] = None, others: Optional[np.ndarray] = None,
                   space_center=None, space_size=None, title: str = '',
-                  frustum_mm: float = 400.0, dpi: int = 100) -> np.ndarray:
-    """The scene in 3D: capture space, camera frustums, GT people (coloured) and other
-    people (grey, e.g. bystanders outside the space).
+                  frustum_mm: float = 400.0, dpi: int = 100,
+                  ids: Optional[Sequence[int]] = None, search_cube=None,
+                  legend: bool = True, tracked: bool = False, people_label: str = 'person',
+                  return_legend: bool = False):
+    """The scene in 3D: capture space, camera frustums, people and other people.
+
+    Colours (:mod:`.legend`): person ``ids[i]`` (default ``i``) in ``id_colors``, other
+    people grey, the capture space a grey box, the network's search cube (``search_cube
+    = (center, size)``, drawn when it differs from the space) a dashed grey box, the
+    cameras black.
 
     Args:
-        poses: (G, J, 3) mm. others: (Q, J, 3) mm.
+        poses: (G, J, 3) mm. others: (Q, J, 3) mm (e.g. bystanders outside the space).
+        legend: draw the legend (people, capture space, cameras).
+        return_legend: also return the legend entries.
     Returns:
-        (h, w, 3) RGB uint8 picture.
+        (h, w, 3) RGB uint8 picture [, list of :class:`LegendEntry`].
     """
     matplotlib.use('Agg', force=False)
     fig = plt.figure(figsize=(8, 7), dpi=dpi)
     ax = fig.add_subplot(111, projection='3d')
     limbs = np.asarray(skeleton, int).reshape(-1, 2)
     pts_all = [cameras.centers.numpy()]
-    if space_center is not None and space_size is not None:
-        c, s = np.asarray(space_center), np.asarray(space_size) / 2
-        corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]) * s + c
-        for i in range(8):
-            for j in range(i + 1, 8):
-                if np.sum(np.abs(corners[i] - corners[j]) > 1e-6) == 1:
-                    ax.plot(*corners[[i, j]].T, color='0.6', lw=0.8)
-        pts_all.append(corners)
+    space = space_center is not None and space_size is not None
+    if space:
+        for e in _box_edges(space_center, space_size):
+            ax.plot(*e.T, color=_mpl(SPACE_COLOR), lw=1.0)
+        pts_all.append(np.concatenate(_box_edges(space_center, space_size)))
+    cube = search_cube is not None and not (
+        space and np.allclose(search_cube[0], space_center)
+        and np.allclose(search_cube[1], space_size))
+    if cube:
+        for e in _box_edges(*search_cube):
+            ax.plot(*e.T, color=_mpl(SPACE_COLOR), lw=1.0, ls='--')
     # camera frustums: centre → the four image corners at frustum_mm depth
-    K = cameras.K.numpy()
-    R = cameras.R.numpy()
-    centers = cameras.centers.numpy()
-    wh = cameras.image_size.numpy()
+    K, R = cameras.K.numpy(), cameras.R.numpy()
+    centers, wh = cameras.centers.numpy(), cameras.image_size.numpy()
+    cam = _mpl(CAMERA_COLOR)
     for c in range(cameras.num_views):
         px = np.array([[0, 0], [wh[c, 0], 0], [wh[c, 0], wh[c, 1]], [0, wh[c, 1]]])
         rays = np.linalg.inv(K[c]) @ np.c_[px, np.ones(4)].T  # (3, 4) camera frame
         ends = (R[c].T @ (rays * frustum_mm / rays[2])).T + centers[c]
         for e in ends:
-            ax.plot(*np.stack([centers[c], e]).T, color='tab:blue', lw=0.8)
-        ax.plot(*np.vstack([ends, ends[:1]]).T, color='tab:blue', lw=0.8)
+            ax.plot(*np.stack([centers[c], e]).T, color=cam, lw=0.8)
+        ax.plot(*np.vstack([ends, ends[:1]]).T, color=cam, lw=0.8)
         name = cameras.names[c] if cameras.names else str(c)
-        ax.text(*centers[c], name, fontsize=7, color='tab:blue')
-    cmap = matplotlib.colormaps['tab10']
-    for group, color_fn in ((poses, lambda i: cmap(i % 10)), (others, lambda i: '0.5')):
-        if group is None:
-            continue
-        for i, pose in enumerate(np.asarray(group)):
-            for a, b in limbs:
-                ax.plot(*pose[[a, b]].T, color=color_fn(i), lw=1.5)
-            pts_all.append(pose)
-    P = np.concatenate(pts_all)
+        ax.text(*centers[c], name, fontsize=7, color=cam)
+    poses = np.zeros((0, 1, 3)) if poses is None else np.asarray(poses)
+    ids = list(range(len(poses))) if ids is None else [int(i) for i in ids]
+    for pose, color in zip(poses, id_colors(ids)):
+        for a, b in limbs:
+            ax.plot(*pose[[a, b]].T, color=_mpl(color), lw=1.8)
+        pts_all.append(pose)
+    others = None if others is None or not len(others) else np.asarray(others)
+    for pose in others if others is not None else []:
+        for a, b in limbs:
+            ax.plot(*pose[[a, b]].T, color=_mpl(SPACE_COLOR), lw=0.8, alpha=0.7)
+        pts_all.append(pose)
+    P = np.concatenate([p.reshape(-1, 3) for p in pts_all])
+    P = P[np.isfinite(P).all(-1)]
     mid, span = (P.max(0) + P.min(0)) / 2, (P.max(0) - P.min(0)).max() / 2
     ax.set_xlim(mid[0] - span, mid[0] + span)
     ax.set_ylim(mid[1] - span, mid[1] + span)
@@ -177,8 +239,15 @@ def plot_scene_3d(cameras: MultiViewCameras, skeleton: Sequence[Sequence[int]],
     ax.set_ylabel('y (mm)')
     ax.set_zlabel('z (mm)')
     ax.set_title(title, fontsize=9)
+    entries = scene_legend(ids, space=space, search_cube=cube, others=others is not None,
+                           tracked=tracked, people_label=people_label)
+    if legend:
+        handles = [Line2D([], [], color=_mpl(e.color), label=e.label, **_MPL_STYLE[e.style])
+                   for e in entries]
+        ax.legend(handles=handles, loc='upper left', fontsize=7, framealpha=0.85,
+                  ncol=2 if len(handles) > 8 else 1)
     fig.tight_layout()
     fig.canvas.draw()
     img = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
     plt.close(fig)
-    return img
+    return (img, entries) if return_legend else img

@@ -1,6 +1,7 @@
 # The embedded synthetic multi-view world (heatmap-input mode: no images).
 # A generated 5-camera studio ring around a 6 x 6 x 2 m capture space; 1-5 people per
-# sequence, bystanders outside the space in 30% of sequences, an imperfect 2D detector
+# sequence, bystanders outside the space in 30% of sequences, a 2D detector with the error
+# statistics of a real one (profile 'realistic')
 # (selfpose3d_mm/datasets/synthetic/pseudo2d.py documents every knob and its default).
 dataset_type = 'SyntheticMultiViewDataset'
 space_center = (0.0, 0.0, 800.0)
@@ -17,7 +18,7 @@ world = dict(
     rig=dict(type='ring', num_views=5, image_size=(1920, 1080)),
     rig_seed=0,
     body=dict(),      # PeopleSequence knobs
-    pseudo2d=dict(),  # pseudo-2D simulator knobs
+    pseudo2d=dict(profile='realistic'),  # a real detector's error statistics
     with_images=False,
 )
 

@@ -50,7 +50,9 @@ class SyntheticMultiViewDataset(BaseMultiViewDataset):
             or ``dict(type='file', path=..., ...)`` for a real calibration.
         rig_seed: seed of the generated rig (fixed across splits: one studio).
         body: knobs of :class:`~.body.PeopleSequence`.
-        pseudo2d: knobs of :func:`~.pseudo2d.simulate_pseudo_2d`.
+        pseudo2d: knobs of :func:`~.pseudo2d.simulate_pseudo_2d`; the world's detector
+            profile is ``'realistic'`` unless ``pseudo2d`` names another one
+            (``profile='mild'``: the kinder simulator of earlier releases).
         with_images: render images (the image path); otherwise heatmap-input mode.
         render: knobs of :func:`~.render.render_views`.
     """
@@ -79,7 +81,7 @@ class SyntheticMultiViewDataset(BaseMultiViewDataset):
                              f'{num_people}')
         self.outside_prob, self.max_outside = float(outside_prob), int(max_outside)
         self.body = dict(body or {})
-        self.pseudo2d = dict(pseudo2d or {})
+        self.pseudo2d = {'profile': 'realistic', **(pseudo2d or {})}
         self.with_images = bool(with_images)
         self.render = dict(render or {})
         self.rig_cfg = rig

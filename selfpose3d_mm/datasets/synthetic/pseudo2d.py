@@ -11,7 +11,9 @@ the error. Every failure mode is a knob of :data:`PSEUDO2D_DEFAULTS`;
 Detector profiles (knob ``profile``, applied before the caller's overrides, see
 :data:`PSEUDO2D_PROFILES`):
 
-* ``'mild'`` (the default): exactly :data:`PSEUDO2D_DEFAULTS` (Gaussian jitter, no bias).
+* ``'mild'`` (this function's default): exactly :data:`PSEUDO2D_DEFAULTS` (Gaussian
+  jitter, no bias). The synthetic world (``SyntheticMultiViewDataset``) uses
+  ``'realistic'`` unless its ``pseudo2d`` knobs name a profile.
 * ``'realistic'``: matches measurements of a real bottom-up 2D detector on real studio
   footage (5 calibrated cameras, people ~490 px tall). Errors are in units of the
   person's apparent height (height of the bounding box of the exact projection of the
@@ -109,7 +111,7 @@ PSEUDO2D_DEFAULTS = dict(
 )
 
 PSEUDO2D_PERFECT = dict(
-    jitter_std=0.0, outlier_prob=0.0, swap_body_prob=0.0, swap_limb_prob=0.0,
+    profile='mild', jitter_std=0.0, outlier_prob=0.0, swap_body_prob=0.0, swap_limb_prob=0.0,
     occluded_outlier_prob=0.0, occluded_miss_prob=0.0, miss_prob=0.0, ghost_rate=0.0,
     score_noise=0.0, bbox_score_noise=0.0, joint_error_std=None, joint_up_offset=None,
     joint_drop_prob=0.0)

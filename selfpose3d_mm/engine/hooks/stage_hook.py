@@ -135,4 +135,8 @@ class TrainingStageHook(Hook):
                 f"stage {i + 1}/{len(self.stages)} '{s['name']}' from epoch {epoch + 1} "
                 f"(epoch {e + 1}/{s['epochs']} of the stage): train {s['train']}, losses "
                 f"{s['losses']}, {s['labels']} labels, lr {lr}")
+            # the stage number (1 = the first, as in the line above) as a `stage` scalar at
+            # the iteration count where it starts, for every visualizer backend
+            # (scalars.json → tools/analyze_logs.py, TensorBoard)
+            runner.visualizer.add_scalars({'stage': i + 1}, step=runner.iter)
             self.current = i

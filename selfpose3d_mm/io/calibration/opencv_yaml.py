@@ -13,7 +13,7 @@ from ..json_yaml import read_text
 from .common import (DIST_COUNTS, LENGTH_UNITS, CalibrationError, check_internal,
                      compact_distortion, validate_camera)
 
-__all__ = ['load_opencv_yaml', 'save_opencv_yaml']
+__all__ = ['load_opencv_yaml', 'save_opencv_yaml', 'open_file_storage', 'read_fs_node']
 
 # Accepted spellings of each field in OpenCV-style YAML files.
 _YAML_ALIASES = {
@@ -91,6 +91,11 @@ def _open(path: str):
     if not fs.isOpened():
         raise CalibrationError(f'{path}: OpenCV cannot parse it as YAML/XML FileStorage')
     return fs
+
+
+# for this package's other FileStorage formats (EasyMocap's intri.yml / extri.yml)
+open_file_storage = _open
+read_fs_node = _read_node
 
 
 def _camera(node, path: str, where: str, scale: float):

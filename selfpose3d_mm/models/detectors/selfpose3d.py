@@ -22,6 +22,7 @@ from selfpose3d_mm.geometry import (RootGridCache, make_voxel_grid, render_gauss
                                     unproject_heatmaps)
 from selfpose3d_mm.structures import MultiViewBatch
 from ..data_preprocessors import build_data_preprocessor
+from .refine import refine_cfg, refine_frame
 from .stages import TrainableStages
 
 __all__ = ['SelfPose3D']
@@ -44,7 +45,9 @@ class SelfPose3D(TrainableStages, BaseModel):
         root_channels: ``'root'`` (SelfPose3d: only the root heatmap) or ``'all'`` (VoxelPose).
         objective: the training objective (``SelfPose3dObjective`` / ``VoxelPoseObjective``);
             None for a model that only predicts.
-        test_cfg: ``threshold`` (overrides the root head's), ``return_root_volume``.
+        test_cfg: ``threshold`` (overrides the root head's), ``return_root_volume``,
+            ``refine`` (None: off; a dict of knobs: refine the joints with the frame's 2D
+            poses, :mod:`selfpose3d_mm.geometry.pose_refinement`).
     """
 
     def __init__(self, num_joints: int = 15, root_index: int = 2,
@@ -168,7 +171,8 @@ class SelfPose3D(TrainableStages, BaseModel):
 
     def predict(self, batch: MultiViewBatch, samples) -> list:
         """Per frame ``pred_instances``: keypoints_3d (N, J, 3) mm, scores (N,),
-        root_centers (N, 3); proposals with score > threshold only."""
+        root_centers (N, 3) [, refined_mask (N, J)]; proposals with score > threshold."""
+        refine = refine_cfg(self.test_cfg.get('refine'))
         hm, root, centers, scores = self._detect(batch)
         keep = scores > self.test_cfg.get('threshold', self.root_head.threshold)
         b_idx, k_idx = keep.nonzero(as_tuple=True)
@@ -178,6 +182,9 @@ class SelfPose3D(TrainableStages, BaseModel):
             s.pred_instances = InstanceData(
                 keypoints_3d=joints[sel].detach(), scores=scores[b_idx[sel], k_idx[sel]],
                 root_centers=centers[b_idx[sel], k_idx[sel]])
+            if refine is not None:
+                s.pred_instances.keypoints_3d, s.pred_instances.refined_mask = refine_frame(
+                    batch, b, joints[sel].detach(), refine)
             if self.test_cfg.get('return_root_volume', False):
                 s.root_volume = root[b].detach()
         return list(samples)

@@ -41,11 +41,14 @@ class BaseObjective(BaseModule):
         # exactly what the uninterrupted one would have drawn
         self.generator = torch.Generator().manual_seed(torch.initial_seed() ^ 0x5E1F)
 
-    def get_extra_state(self) -> dict:
-        return dict(generator=self.generator.get_state())
+    def get_extra_state(self) -> Tensor:
+        # a tensor, not a dict: mmengine broadcasts every state_dict entry as a tensor
+        # when a distributed run starts (Runner._init_model_weights)
+        return self.generator.get_state()
 
-    def set_extra_state(self, state: dict) -> None:
-        self.generator.set_state(state['generator'])
+    def set_extra_state(self, state) -> None:
+        # checkpoints of earlier releases hold dict(generator=state)
+        self.generator.set_state(state['generator'] if isinstance(state, dict) else state)
 
     def rand(self, shape: Sequence[int], like: Tensor) -> Tensor:
         """U(0, 1) of ``shape`` from the objective's stream (drawn on the CPU)."""

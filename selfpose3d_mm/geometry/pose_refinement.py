@@ -1,0 +1,275 @@
+"""Test-time refinement of predicted 3D poses with the frame's 2D poses (pseudo poses).
+
+The network's people are kept; only their joints move. Per frame (:func:`refine_poses`):
+
+1. **Matching.** Every predicted pose is projected into every view (distortion included).
+   The cost of a predicted person ``n`` and a 2D person ``p`` of view ``c`` is the mean,
+   over the joints in front of the camera and confident in ``p`` (score at least
+   ``min_joint_score``), of the 2D distance divided by the *person size* (the diagonal of
+   the bounding box of ``n``'s projected joints, at least ``min_scale_px``), each joint's
+   term clipped at ``match_clip`` (a few swapped or missed joints cannot dominate);
+   ``inf`` with fewer than ``min_match_joints`` such joints. Per view, the Hungarian
+   algorithm (SciPy) assigns at most one 2D person to each predicted person; pairs with
+   a cost above ``match_threshold`` are dropped.
+2. **Robust score-weighted triangulation** of every joint of every person at once
+   (batched DLT, :func:`~.triangulation.triangulate_dlt`, float64). The start weights
+   of a matched 2D joint are its score times the Cauchy weight
+   ``1 / (1 + (e / robust_scale)²)`` of the *network's* reprojection error ``e`` (in
+   person sizes) — the prediction is the prior that picks out the outlier views — and
+   zero beyond ``prior_gate``. Then ``irls_iters`` rounds of weighted DLT and
+   re-weighting by the new reprojection errors, zero beyond the hard gate ``gate``
+   (iteratively re-weighted least squares of the Cauchy loss: the DLT rows carry the
+   square roots of these weights).
+3. **Checks.** The network's joint is kept where fewer than ``min_views`` views lie within
+   the gate of the refined joint, where the refined joint lies more than
+   ``max_shift_mm`` from the network's, or where it breaks the body's proportions: a
+   bone (``limbs``) whose length leaves the plausible range of a human bone
+   (``bone_ranges``; ``bone_reference='ranges'``, the default) or, with
+   ``bone_reference='network'``, differs from the *network's own* length of that bone by
+   more than ``max(bone_rel_tol · length, bone_abs_tol_mm)``. The defaults trust the 2D
+   poses more than the network's joints (wide prior gate, long shifts allowed): on the
+   synthetic world's realistic detector a CPU-sized network's joints are a weaker
+   reference than the matched views (docs/method.md#refinement-with-the-pseudo-poses). A broken bone un-refines
+   whichever of its refined end points moved farther from the network's joint (the
+   refined one when the other is the network's); rounds repeat until no bone is broken.
+
+Every distance threshold in the image is a fraction of the person size, so the defaults
+hold across resolutions and distances. Pure torch (plus one SciPy call per view).
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from torch import Tensor
+
+from selfpose3d_mm.skeleton import PANOPTIC15_LIMBS
+from selfpose3d_mm.utils import merge_knobs
+from .association import PANOPTIC15_BONE_RANGES
+from .camera import MultiViewCameras
+from .epipolar import person_scale, truncated_mean
+from .triangulation import triangulate_dlt
+
+__all__ = ['REFINEMENT_DEFAULTS', 'resolve_refinement_knobs', 'match_poses_to_views',
+           'refine_poses']
+
+REFINEMENT_DEFAULTS = dict(
+    # --- observations ---
+    min_joint_score=0.2,     # 2D joints below this score are not used
+    min_scale_px=32.0,       # floor of the person size (bbox diagonal of the projection, px)
+    # --- matching (fractions of the person size) ---
+    match_threshold=0.3,     # max matching cost (clipped mean 2D distance / person size)
+    match_clip=0.25,         # each joint's distance is clipped at this
+    min_match_joints=4,      # joints seen in both needed to compare two poses
+    # --- robust triangulation (fractions of the person size) ---
+    robust_scale=0.1,        # Cauchy scale of the reprojection error
+    gate=0.1,                # views with a larger reprojection error get weight 0
+    prior_gate=1.0,          # the same for the network's pose (the start weights)
+    irls_iters=4,            # re-weighting rounds
+    min_views=2,             # views within the gate needed to move a joint
+    # --- checks ---
+    max_shift_mm=1000.0,     # a refined joint farther than this from the network's: kept
+    limbs=PANOPTIC15_LIMBS,  # (L, 2) joint pairs of the bone check; () switches it off
+    bone_reference='ranges',  # 'ranges': each bone within bone_ranges (a human body);
+                             # 'network': within the tolerance below of the network's bone
+    bone_ranges=PANOPTIC15_BONE_RANGES,  # (L, 2) plausible lengths (mm) of the limbs
+    bone_rel_tol=0.4,        # 'network': allowed change, fraction of the network's length
+    bone_abs_tol_mm=50.0,    # ... or this many mm, whichever is larger
+)
+
+_BIG = 1e6  # cost of a gated pair for the assignment
+
+
+def resolve_refinement_knobs(knobs: dict) -> dict:
+    """:data:`REFINEMENT_DEFAULTS` overridden by ``knobs`` and validated (unknown names and
+    invalid values raise ``ValueError`` naming the knob)."""
+    k = merge_knobs(REFINEMENT_DEFAULTS, knobs, 'refine_poses')
+    if int(k['min_views']) < 2:
+        raise ValueError(f"refine_poses: 'min_views' must be >= 2 (one view cannot be "
+                         f"triangulated), got {k['min_views']!r}")
+    for name in ('min_scale_px', 'match_threshold', 'match_clip', 'robust_scale', 'gate',
+                 'prior_gate', 'max_shift_mm'):
+        if not float(k[name]) > 0:
+            raise ValueError(f'refine_poses: {name!r} must be > 0, got {k[name]!r}')
+    for name in ('irls_iters', 'min_match_joints', 'bone_rel_tol', 'bone_abs_tol_mm'):
+        if not float(k[name]) >= 0:
+            raise ValueError(f'refine_poses: {name!r} must be >= 0, got {k[name]!r}')
+    limbs = np.asarray(k['limbs'] if k['limbs'] is not None else (), np.int64)
+    if limbs.size and (limbs.ndim != 2 or limbs.shape[1] != 2):
+        raise ValueError(f"refine_poses: 'limbs' must be (L, 2) joint pairs, got shape "
+                         f'{limbs.shape}')
+    k['limbs'] = limbs.reshape(-1, 2)
+    if k['bone_reference'] not in ('ranges', 'network'):
+        raise ValueError(f"refine_poses: 'bone_reference' must be 'ranges' or 'network', "
+                         f"got {k['bone_reference']!r}")
+    if k['bone_reference'] == 'ranges' and len(k['limbs']):
+        ranges = np.asarray(k['bone_ranges'] if k['bone_ranges'] is not None else (),
+                            np.float64).reshape(-1, 2)
+        if len(ranges) != len(k['limbs']):
+            raise ValueError(f"refine_poses: 'bone_ranges' needs one (min, max) per limb "
+                             f"({len(k['limbs'])}), got {len(ranges)}")
+        k['bone_ranges'] = ranges
+    return k
+
+
+def _project(cams: MultiViewCameras, X: Tensor) -> Tuple[Tensor, Tensor]:
+    """Poses (N, J, 3) → pixels (N, C, J, 2) and in-front/valid (N, C, J)."""
+    N, J = X.shape[:2]
+    uv, valid = cams.project(X.reshape(N * J, 3), return_valid=True)  # (C, N·J, ·)
+    C = uv.shape[0]
+    return (uv.view(C, N, J, 2).transpose(0, 1),
+            (valid & torch.isfinite(uv).all(-1)).view(C, N, J).transpose(0, 1))
+
+
+def match_poses_to_views(uv: Tensor, valid: Tensor, scale: Tensor, keypoints2d: Tensor,
+                         conf: Tensor, k: dict) -> Tensor:
+    """Hungarian matching, per view, of projected poses to 2D persons.
+
+    Args:
+        uv: (N, C, J, 2) projected predicted poses; valid: (N, C, J).
+        scale: (N, C) person sizes (px). keypoints2d: (C, P, J, 2); conf: (C, P, J)
+            usable 2D joints (padded persons: all False).
+        k: resolved knobs (:func:`resolve_refinement_knobs`).
+    Returns:
+        (N, C) long: the matched 2D person of each view, -1 for none.
+    """
+    N, C = uv.shape[:2]
+    P = keypoints2d.shape[1]
+    matches = torch.full((N, C), -1, dtype=torch.long, device=uv.device)
+    if N == 0 or P == 0:
+        return matches
+    d = (uv.unsqueeze(2) - keypoints2d.unsqueeze(0)).norm(dim=-1)  # (N, C, P, J)
+    m = valid.unsqueeze(2) & conf.unsqueeze(0)
+    cost = truncated_mean(d / scale[..., None, None], m, float(k['match_clip']),
+                          int(k['min_match_joints']))  # (N, C, P)
+    ok = cost <= float(k['match_threshold'])
+    cost_np = torch.where(ok, cost, torch.full_like(cost, _BIG)).cpu().numpy()
+    ok_np = ok.cpu().numpy()
+    rows, cols, views = [], [], []
+    # SciPy's assignment solves one matrix per call and has no batched form; views are a
+    # handful, and everything around this loop is batched over persons, joints and views.
+    for c in range(C):
+        r, p = linear_sum_assignment(cost_np[:, c])
+        keep = ok_np[r, c, p]
+        rows.append(r[keep])
+        cols.append(p[keep])
+        views.append(np.full(int(keep.sum()), c))
+    r, p, v = (torch.as_tensor(np.concatenate(a), dtype=torch.long, device=uv.device)
+               for a in (rows, cols, views))
+    matches[r, v] = p
+    return matches
+
+
+def _cauchy(e: Tensor, s: float) -> Tensor:
+    return 1.0 / (1.0 + (e / s) ** 2)
+
+
+def _bone_check(X: Tensor, net: Tensor, refined: Tensor, limbs: Tensor, k: dict) -> Tensor:
+    """Un-refine joints (refined (N, J) bool) that break a bone (see the module docstring);
+    X (N, J, 3) the refined joints (network's where not refined), net the network's."""
+    if not len(limbs):
+        return refined
+    a, b = limbs[:, 0], limbs[:, 1]
+    if k['bone_reference'] == 'ranges':  # broken: outside the body's plausible range
+        rng = torch.as_tensor(k['bone_ranges'], dtype=X.dtype, device=X.device)
+        L_net, tol = rng.mean(-1), (rng[:, 1] - rng[:, 0]) / 2  # centre ± half-width
+    else:  # broken: changed by more than the tolerance from the network's own bone
+        L_net = (net[:, a] - net[:, b]).norm(dim=-1)  # (N, L)
+        tol = torch.clamp(float(k['bone_rel_tol']) * L_net,
+                          min=float(k['bone_abs_tol_mm']))
+    shift = (X - net).norm(dim=-1)  # (N, J)
+    J = X.shape[1]
+    inc_a = torch.nn.functional.one_hot(a, J).to(X.dtype)  # (L, J) limb → end point
+    inc_b = torch.nn.functional.one_hot(b, J).to(X.dtype)
+    for _ in range(J):  # each round un-refines at least one joint
+        Y = torch.where(refined.unsqueeze(-1), X, net)
+        broken = ((Y[:, a] - Y[:, b]).norm(dim=-1) - L_net).abs() > tol  # (N, L)
+        ra, rb = refined[:, a], refined[:, b]
+        blame_a = broken & ra & (~rb | (shift[:, a] >= shift[:, b]))
+        blame_b = broken & rb & (~ra | (shift[:, b] > shift[:, a]))
+        reject = (blame_a.to(X.dtype) @ inc_a + blame_b.to(X.dtype) @ inc_b) > 0  # (N, J)
+        if not reject.any():
+            break
+        refined = refined & ~reject
+    return refined
+
+
+def refine_poses(poses3d: Tensor, cameras: MultiViewCameras, keypoints2d: Tensor,
+                 scores: Tensor, person_mask: Optional[Tensor] = None, **knobs
+                 ) -> Tuple[Tensor, Tensor, Tensor]:
+    """Refine one frame's predicted poses with its 2D poses (see the module docstring).
+
+    Args:
+        poses3d: (N, J, 3) predicted poses, world mm.
+        cameras: the frame's rig of C views (unbatched).
+        keypoints2d: (C, P, J, 2) 2D poses per view, original (distorted) image pixels.
+        scores: (C, P, J) their joint scores (0 for a joint not detected).
+        person_mask: (C, P) bool, a real (not padded) 2D person; None: all.
+        knobs: override :data:`REFINEMENT_DEFAULTS` (documented there and in the module
+            docstring; an unknown name raises ``ValueError``).
+    Returns:
+        refined (N, J, 3) (dtype of ``poses3d``), refined_mask (N, J) bool (the joint was
+        moved), matches (N, C) long (the 2D person matched in each view, -1 none).
+    """
+    k = resolve_refinement_knobs(knobs)
+    if poses3d.dim() != 3 or poses3d.shape[-1] != 3:
+        raise ValueError(f'refine_poses: poses3d must be (N, J, 3), got {tuple(poses3d.shape)}')
+    N, J = poses3d.shape[:2]
+    C = cameras.num_views
+    if len(cameras.batch_shape):
+        raise ValueError('refine_poses: cameras must be one unbatched rig (C views)')
+    if keypoints2d.dim() != 4 or keypoints2d.shape[0] != C or keypoints2d.shape[2:] != (J, 2):
+        raise ValueError(f'refine_poses: keypoints2d must be (C={C}, P, J={J}, 2), got '
+                         f'{tuple(keypoints2d.shape)}')
+    if scores.shape != keypoints2d.shape[:3]:
+        raise ValueError(f'refine_poses: scores must be {tuple(keypoints2d.shape[:3])}, got '
+                         f'{tuple(scores.shape)}')
+    limbs = torch.as_tensor(k['limbs'], dtype=torch.long, device=poses3d.device)
+    if len(limbs) and int(limbs.max()) >= J:
+        raise ValueError(f"refine_poses: 'limbs' name joint {int(limbs.max())} of a "
+                         f'{J}-joint skeleton: pass limbs= for this skeleton (() turns the '
+                         'bone check off)')
+    unrefined = (poses3d.clone(), torch.zeros(N, J, dtype=torch.bool, device=poses3d.device),
+                 torch.full((N, C), -1, dtype=torch.long, device=poses3d.device))
+    if N == 0 or keypoints2d.shape[1] == 0:
+        return unrefined
+    cams = cameras.to(device=poses3d.device, dtype=torch.float64)
+    net = poses3d.detach().double()
+    kp = keypoints2d.detach().double()
+    conf = (scores >= float(k['min_joint_score'])) & torch.isfinite(kp).all(-1)
+    if person_mask is not None:
+        conf &= person_mask.bool().unsqueeze(-1)
+    uv, valid = _project(cams, net)  # (N, C, J, ·)
+    scale = person_scale(uv, valid, float(k['min_scale_px']))  # (N, C)
+    matches = match_poses_to_views(uv, valid, scale, kp, conf, k)
+    if not (matches >= 0).any():
+        return unrefined
+    # the matched 2D joints, (N, C, J)
+    views = torch.arange(C, device=kp.device).expand(N, C)
+    q = matches.clamp(min=0)
+    obs = conf[views, q] & (matches >= 0).unsqueeze(-1)
+    score = torch.where(obs, scores.detach().double()[views, q], torch.zeros_like(uv[..., 0]))
+    kp_m = torch.where(obs.unsqueeze(-1), kp[views, q], uv)  # finite everywhere
+    xn = cams.undistort_points(kp_m)  # (N, C, J, 2) normalised
+    Rt = torch.cat([cams.R, cams.t.unsqueeze(-1)], -1)  # (C, 3, 4)
+    s = float(k['robust_scale'])
+
+    def weights(X: Tensor, gate: float) -> Tensor:
+        uv_x, ok = _project(cams, X)
+        e = (uv_x - kp_m).norm(dim=-1) / scale.unsqueeze(-1)
+        ok &= torch.isfinite(e) & (e <= gate)
+        return torch.where(ok, score * _cauchy(e.nan_to_num(0.0), s), torch.zeros_like(e))
+
+    w = weights(net, float(k['prior_gate']))
+    for _ in range(int(k['irls_iters']) + 1):
+        X = triangulate_dlt(xn, Rt, w.sqrt())  # (N, J, 3)
+        X = torch.where(torch.isfinite(X), X, net)
+        w = weights(X, float(k['gate']))
+    n_views = (w > 0).sum(1)  # (N, J) views within the gate of the refined joint
+    refined = (n_views >= int(k['min_views'])) & (
+        (X - net).norm(dim=-1) <= float(k['max_shift_mm']))
+    refined = _bone_check(X, net, refined, limbs, k)
+    out = torch.where(refined.unsqueeze(-1), X, net).to(poses3d.dtype)
+    return out, refined, matches

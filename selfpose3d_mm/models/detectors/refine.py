@@ -1,0 +1,59 @@
+"""Glue of the detectors' test-time refinement with the frame's 2D poses
+(``test_cfg=dict(refine=dict(...))``): the batch's view-set-0 pseudo poses back to
+original image pixels, then :func:`~selfpose3d_mm.geometry.pose_refinement.refine_poses`
+per frame (its knobs: ``REFINEMENT_DEFAULTS`` there)."""
+from __future__ import annotations
+
+from typing import Mapping, Optional, Tuple
+
+from torch import Tensor
+
+from selfpose3d_mm.geometry import apply_affine, invert_affine
+from selfpose3d_mm.geometry.pose_refinement import refine_poses, resolve_refinement_knobs
+from selfpose3d_mm.structures import MultiViewBatch
+
+__all__ = ['refine_cfg', 'refine_frame']
+
+# what ``--cfg-options model.test_cfg.refine=dict()`` (or ``={}``) hands over: mmengine's
+# DictAction keeps these values as strings
+_EMPTY_DICT_STRINGS = ('dict()', '{}')
+
+
+def refine_cfg(value) -> Optional[dict]:
+    """``test_cfg['refine']`` → the knobs (validated), or None when refinement is off.
+
+    None / False: off (the default). True, ``dict()`` (or the strings ``'dict()'`` /
+    ``'{}'`` of ``--cfg-options``): the defaults. A dict: knobs overriding them.
+    """
+    if value is None or value is False:
+        return None
+    if value is True or (isinstance(value, str) and value.replace(' ', '') in
+                         _EMPTY_DICT_STRINGS):
+        value = {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f'test_cfg.refine must be None/False (off), True or a dict of '
+                         f'refinement knobs, got {value!r}')
+    value = dict(value)
+    resolve_refinement_knobs(value)  # an unknown or invalid knob fails before the first frame
+    return value
+
+
+def refine_frame(batch: MultiViewBatch, b: int, keypoints_3d: Tensor, knobs: dict
+                 ) -> Tuple[Tensor, Tensor]:
+    """Refine frame ``b``'s predicted poses (N, J, 3) with its view-set-0 2D poses.
+
+    Returns the refined poses (N, J, 3) and ``refined_mask`` (N, J) bool.
+    """
+    if batch.pseudo is None:
+        raise ValueError('test_cfg.refine needs the 2D poses of every view in the batch '
+                         '(a pseudo-label file with the dataset, or heatmap-input mode); '
+                         'this batch has none. Turn refinement off (test_cfg.refine=None) '
+                         'or give the dataset its 2D poses.')
+    kp, scores, visible = batch.pseudo.view_set(0)  # (B, C, P, J, ·) heatmap px
+    kp, scores, visible = kp[b], scores[b], visible[b]
+    C, P, J = scores.shape
+    to_image = invert_affine(batch.affines[b, 0].to(kp.dtype))  # (C, 2, 3) heatmap → image
+    kp_img = apply_affine(kp.reshape(C, P * J, 2), to_image).view(C, P, J, 2)
+    refined, mask, _ = refine_poses(keypoints_3d, batch.cameras_of(b), kp_img,
+                                    scores * visible, batch.pseudo.person_mask[b], **knobs)
+    return refined, mask

@@ -1,0 +1,209 @@
+"""Test-time refinement of predicted 3D poses with the frame's 2D poses
+(:mod:`selfpose3d_mm.geometry.pose_refinement` and the detector's ``test_cfg.refine``)."""
+import argparse
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config, DictAction
+from mmpose.registry import DATASETS, MODELS
+
+from selfpose3d_mm.datasets import multiview_collate
+from selfpose3d_mm.datasets.synthetic.pseudo2d import PSEUDO2D_PERFECT
+from selfpose3d_mm.datasets.synthetic.rig import make_ring_rig
+from selfpose3d_mm.geometry import triangulate_points
+from selfpose3d_mm.geometry.pose_refinement import REFINEMENT_DEFAULTS, refine_poses
+from selfpose3d_mm.models.detectors.refine import refine_cfg, refine_frame
+
+SPACE = dict(space_center=(0.0, 0.0, 800.0), space_size=(6000.0, 6000.0, 2000.0))
+# a standing Panoptic-15 body (mm; x left, y forward, z up)
+TEMPLATE = np.array([
+    (0, 0, 1500), (0, 60, 1680), (0, 0, 950), (180, 0, 1480), (200, 30, 1180),
+    (220, 120, 950), (100, 0, 930), (110, 30, 500), (110, 0, 80), (-180, 0, 1480),
+    (-200, 30, 1180), (-220, 120, 950), (-100, 0, 930), (-110, 30, 500), (-110, 0, 80)],
+    float)
+L_WRIST, L_ELBOW = 5, 4
+
+
+def _mpjpe(a, b):
+    return float((a - b).norm(dim=-1).mean())
+
+
+def _scene(seed=0, noise_px=3.0, n=3):
+    """3 people, a 5-view ring rig (with lens distortion), noisy 2D with one outlier view
+    per joint, person order shuffled per view; the 'network' = truth + ~60 mm bias."""
+    rng = np.random.default_rng(seed)
+    cams = make_ring_rig(rng, SPACE['space_center'], SPACE['space_size'])
+    people = []
+    for _ in range(n):
+        a = rng.uniform(0, 2 * np.pi)
+        rot = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+        p = TEMPLATE * rng.uniform(0.9, 1.1) @ rot.T
+        people.append(p + [*rng.uniform(-2000, 2000, 2), 0] + rng.normal(0, 20, p.shape))
+    X = torch.tensor(np.stack(people), dtype=torch.float32)
+    C, J = cams.num_views, X.shape[1]
+    uv = cams.project(X.reshape(-1, 3)).view(C, n, J, 2)
+    noisy = uv + torch.tensor(rng.normal(0, noise_px, uv.shape), dtype=torch.float32)
+    outlier = torch.nn.functional.one_hot(torch.as_tensor(rng.integers(0, C, (n, J))),
+                                          C).permute(2, 0, 1).bool()  # (C, n, J)
+    d, ang = rng.uniform(60, 150, (n, J)), rng.uniform(0, 2 * np.pi, (n, J))
+    off = torch.tensor(np.stack([d * np.cos(ang), d * np.sin(ang)], -1), dtype=torch.float32)
+    noisy = torch.where(outlier.unsqueeze(-1), noisy + off, noisy)
+    scores = torch.tensor(rng.uniform(0.5, 1.0, (C, n, J)), dtype=torch.float32)
+    perm = torch.stack([torch.as_tensor(rng.permutation(n)) for _ in range(C)])  # (C, n)
+    views = torch.arange(C).unsqueeze(1)
+    bias = rng.normal(0, 35, (n, 1, 3)) + rng.normal(0, 15, (n, J, 3))
+    return dict(cams=cams, X=X, pred=X + torch.tensor(bias, dtype=torch.float32),
+                kp=noisy[views, perm], scores=scores[views, perm], perm=perm,
+                noisy=noisy, outlier=outlier, uv=uv)
+
+
+def test_refinement_matches_shuffled_people_and_rejects_outlier_views():
+    for seed in range(3):
+        s = _scene(seed)
+        out, mask, matches = refine_poses(s['pred'], s['cams'], s['kp'], s['scores'],
+                                          torch.ones(5, 3, dtype=torch.bool))
+        # every person found in every view despite the shuffled order
+        assert torch.equal(matches, s['perm'].argsort(1).T), seed
+        # the oracle: true matching, noisy 2D, the outlier views left out
+        oracle = triangulate_points(s['cams'], s['noisy'].transpose(0, 1),
+                                    (~s['outlier']).float().transpose(0, 1))
+        noise_free = triangulate_points(s['cams'], s['uv'].transpose(0, 1))
+        e_in, e_out = _mpjpe(s['pred'], s['X']), _mpjpe(out, s['X'])
+        e_oracle = _mpjpe(oracle, s['X'])
+        assert _mpjpe(noise_free, s['X']) < 1.0
+        assert mask.float().mean() > 0.9, seed
+        assert e_out < 0.45 * e_in, (seed, e_in, e_out)
+        assert e_out < 1.2 * e_oracle + 3.0, (seed, e_out, e_oracle)
+        # plain score-weighted DLT of all matched views is hurt by the outliers
+        plain = triangulate_points(s['cams'], s['noisy'].transpose(0, 1),
+                                   s['scores'].new_ones(3, 5, 15))
+        assert _mpjpe(plain, s['X']) > 1.5 * e_out
+
+
+def test_a_joint_seen_by_one_view_keeps_the_network_value():
+    s = _scene(1)
+    scores = s['scores'].clone()
+    scores[1:, :, L_WRIST] = 0  # the left wrists: only view 0 sees them
+    out, mask, _ = refine_poses(s['pred'], s['cams'], s['kp'], scores)
+    assert not mask[:, L_WRIST].any()
+    assert torch.equal(out[:, L_WRIST], s['pred'][:, L_WRIST])
+    assert mask[:, L_ELBOW].all()  # the others still move
+    assert _mpjpe(out[:, L_ELBOW], s['X'][:, L_ELBOW]) < 0.6 * _mpjpe(
+        s['pred'][:, L_ELBOW], s['X'][:, L_ELBOW])
+
+
+def test_a_person_without_a_2d_match_is_unchanged():
+    s = _scene(2)
+    far = s['pred'][:1] + torch.tensor([0.0, 0.0, 0.0])
+    far[..., :2] = s['pred'][0, :, :2] + torch.tensor([2600.0, -2600.0])  # nobody there
+    poses = torch.cat([s['pred'], far])
+    out, mask, matches = refine_poses(poses, s['cams'], s['kp'], s['scores'])
+    assert (matches[3] == -1).all() and not mask[3].any()
+    assert torch.equal(out[3], poses[3])
+    assert (matches[:3] >= 0).all()
+    # no 2D person at all (P = 0): everything unchanged
+    out, mask, matches = refine_poses(poses, s['cams'], s['kp'][:, :0], s['scores'][:, :0])
+    assert torch.equal(out, poses) and not mask.any() and (matches == -1).all()
+
+
+def test_a_consistent_but_wrong_2d_joint_that_breaks_a_bone_is_rejected():
+    s = _scene(0, noise_px=0.5)
+    X = s['X']
+    # every view puts person 0's left wrist 180 mm further along the forearm: the views
+    # agree (so triangulation alone would accept it) but the forearm grows by ~70 %
+    fore = X[0, L_WRIST] - X[0, L_ELBOW]
+    wrong = X[0, L_WRIST] + 180.0 * fore / fore.norm()
+    uv = s['cams'].project(wrong.view(1, 3))[:, 0]  # (C, 2)
+    kp = s['kp'].clone()
+    slot = s['perm'].argsort(1)[:, 0]  # person 0's index in each view
+    kp[torch.arange(5), slot, L_WRIST] = uv
+    pred = s['pred'].clone()
+    pred[0] = X[0] + torch.tensor([20.0, -15.0, 10.0])  # an accurate network for person 0
+    out, mask, _ = refine_poses(pred, s['cams'], kp, s['scores'])
+    assert not mask[0, L_WRIST] and torch.equal(out[0, L_WRIST], pred[0, L_WRIST])
+    assert mask[0, L_ELBOW] and mask[1:].float().mean() > 0.9
+    # with the bone check off it would have moved onto the wrong point
+    out2, mask2, _ = refine_poses(pred, s['cams'], kp, s['scores'], limbs=())
+    assert mask2[0, L_WRIST] and (out2[0, L_WRIST] - wrong).norm() < 20.0
+
+
+def test_knobs_are_validated_and_the_cfg_values_understood():
+    with pytest.raises(ValueError, match='match_thresh'):
+        refine_cfg(dict(match_thresh=0.3))
+    with pytest.raises(ValueError, match='min_views'):
+        refine_cfg(dict(min_views=1))
+    with pytest.raises(ValueError, match='test_cfg.refine'):
+        refine_cfg('yes')
+    assert refine_cfg(None) is None and refine_cfg(False) is None
+    assert refine_cfg(True) == {} and refine_cfg(dict(gate=0.2)) == dict(gate=0.2)
+    # what tools/test.py's --cfg-options hands over
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    for opt, want in (('model.test_cfg.refine=dict()', {}), ('model.test_cfg.refine={}', {}),
+                      ('model.test_cfg.refine.gate=0.2', dict(gate=0.2))):
+        cfg = Config(dict(model=dict(type='SelfPose3D')))
+        cfg.merge_from_dict(parser.parse_args(['--cfg-options', opt]).cfg_options)
+        assert refine_cfg(cfg.model.test_cfg.refine) == want, opt
+    assert set(REFINEMENT_DEFAULTS) >= {'match_threshold', 'gate', 'min_views', 'limbs'}
+
+
+# ----------------------------------------------------------------------------- detector
+def _frames(n=2, people=2):
+    ds = DATASETS.build(dict(
+        type='SyntheticMultiViewDataset', split='test', num_samples=n, test_mode=True,
+        num_people=(people, people), outside_prob=0.0, pseudo2d=PSEUDO2D_PERFECT, **SPACE,
+        pipeline=[dict(type='MultiViewResize', input_size=(160, 96)),
+                  dict(type='MultiViewAffine'), dict(type='PackMultiViewInputs')]))
+    gt = [torch.from_numpy(ds.get_data_info(i)['gt_keypoints_3d']).float()[..., :3]
+          for i in range(n)]
+    return multiview_collate([ds[i] for i in range(n)]), gt
+
+
+def _model(**test_cfg):
+    return MODELS.build(dict(
+        type='SelfPose3D', input_size=(160, 96), heatmap_size=(40, 24), root_channels='all',
+        root_head=dict(cube_shape=(8, 8, 4), mid_channels=4, max_proposals=2, **SPACE),
+        pose_head=dict(cube_shape=(8, 8, 8), mid_channels=4),
+        test_cfg=dict(threshold=-1.0, **test_cfg))).eval()
+
+
+def _predict(model, data):
+    with torch.no_grad():
+        return model(**model.data_preprocessor(data, False), mode='predict')
+
+
+def test_detector_refines_only_when_asked():
+    data, gt = _frames()
+    torch.manual_seed(0)
+    model = _model()
+    base = [s.pred_instances.keypoints_3d.clone() for s in _predict(model, data)]
+    for off in (None, False):
+        model.test_cfg['refine'] = off
+        again = _predict(model, data)
+        assert all(torch.equal(a.pred_instances.keypoints_3d, b)
+                   for a, b in zip(again, base))
+        assert 'refined_mask' not in again[0].pred_instances
+    # the network's output replaced by the GT + a 60 mm error (2 proposals = 2 people)
+    noisy = torch.cat(gt) + torch.randn(4, 1, 3) * 35 + torch.randn(4, 15, 3) * 15
+    model.pose_from_proposals = lambda *a, **k: noisy.clone()
+    model.test_cfg['refine'] = dict()  # the defaults
+    out = _predict(model, data)
+    for b, s in enumerate(out):
+        p = s.pred_instances
+        assert p.keypoints_3d.shape == (2, 15, 3) and p.refined_mask.shape == (2, 15)
+        assert p.refined_mask.float().mean() > 0.8
+        before, after = noisy[2 * b:2 * b + 2], p.keypoints_3d
+        # GT order of people is arbitrary in the output: compare each to its own GT
+        assert _mpjpe(after, gt[b]) < 0.3 * _mpjpe(before, gt[b]), b
+
+
+def test_detector_refinement_runs_on_the_networks_own_output_and_needs_2d_poses():
+    data, _ = _frames(n=1)
+    model = _model(refine=dict())
+    out = _predict(model, data)[0].pred_instances
+    assert torch.isfinite(out.keypoints_3d).all() and out.refined_mask.dtype == torch.bool
+    batch = model.data_preprocessor(data, False)['inputs']
+    with pytest.raises(ValueError, match='2D poses'):
+        refine_frame(dataclasses.replace(batch, pseudo=None), 0, out.keypoints_3d, {})
