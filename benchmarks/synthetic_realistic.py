@@ -94,8 +94,7 @@ def test(config: str, checkpoint, setting: str, seed: int, refine: bool) -> dict
         for k, v in SETTINGS[setting]['model'].items():
             cfg.model[k].update(v)
     if refine:
-        cfg.model.setdefault('test_cfg', {})
-        cfg.model.test_cfg = dict(cfg.model.test_cfg or {}, refine=dict())
+        cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {}, refine=dict())
     cfg.work_dir = osp.join(ROOT, 'work_dirs', 'bench_realistic_test')
     cfg.load_from = osp.join(ROOT, checkpoint) if checkpoint else None
     cfg.visualizer = dict(type='Visualizer', vis_backends=[])

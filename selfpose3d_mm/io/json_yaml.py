@@ -18,7 +18,8 @@ from typing import List, Type
 
 import yaml
 
-__all__ = ['KeyRecordingDict', 'duplicate_keys', 'read_text', 'load_json', 'load_yaml']
+__all__ = ['KeyRecordingDict', 'duplicate_keys', 'refuse_duplicate_keys', 'read_text',
+           'load_json', 'load_yaml']
 
 
 class KeyRecordingDict(dict):
@@ -29,6 +30,14 @@ class KeyRecordingDict(dict):
 def duplicate_keys(obj) -> List[str]:
     """The keys given more than once in the parsed object ``obj`` (``[]`` for any other)."""
     return list(getattr(obj, 'duplicates', ()))
+
+
+def refuse_duplicate_keys(obj, where: str, error=ValueError) -> None:
+    """Raise ``error`` naming ``where`` when a key of ``obj`` was given more than once."""
+    dups = duplicate_keys(obj)
+    if dups:
+        raise error(f'{where}: field(s) {dups} appear more than once (JSON keeps only the '
+                    'last value silently)')
 
 
 def _record_pairs(pairs) -> dict:

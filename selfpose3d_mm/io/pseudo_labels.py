@@ -44,7 +44,7 @@ import numpy as np
 
 from selfpose3d_mm.skeleton import COCO17_NAMES, PANOPTIC15_NAMES
 from selfpose3d_mm.utils import atomic_open
-from .json_yaml import duplicate_keys, load_json
+from .json_yaml import duplicate_keys, load_json, refuse_duplicate_keys
 
 __all__ = ['PSEUDO_LABEL_FORMAT', 'PSEUDO_LABEL_VERSION', 'SKELETON_JOINTS',
            'MAX_PERSONS_PER_VIEW', 'MAX_KEYPOINT_SCORE', 'SCORE_TOLERANCE',
@@ -141,10 +141,7 @@ def _array(value, where: str, tail: tuple) -> np.ndarray:
 
 
 def _check_duplicates(obj, where: str):
-    dups = duplicate_keys(obj)
-    if dups:
-        raise PseudoLabelError(f'{where}: field(s) {dups} appear more than once (JSON keeps '
-                               'only the last value silently)')
+    refuse_duplicate_keys(obj, where, PseudoLabelError)
 
 
 def _check_range(values: np.ndarray, where: str, lo: float, hi: float, what: str,

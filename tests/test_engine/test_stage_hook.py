@@ -1,14 +1,12 @@
 """The stage hook drives trainable modules, losses, labels and lr by epoch, across resume."""
-import copy
-
 import pytest
 import torch
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from selfpose3d_mm.engine import TrainingStageHook
+from tests.conftest import tiny_staged_run_cfg
 
-SPACE = dict(space_center=(0.0, 0.0, 800.0), space_size=(6000.0, 6000.0, 2000.0))
 STAGES = [
     dict(name='root', epochs=1, train=['root_net'], lr=1e-3,
          losses=dict(loss_root_syn=100.0, loss_root_cons=1.0)),
@@ -40,26 +38,7 @@ class Probe(Hook):
 
 
 def _cfg(work_dir, stages=STAGES):
-    pipeline = [dict(type='MultiViewRandomAffinePair', input_size=(160, 96)),
-                dict(type='MultiViewAffine'), dict(type='PackMultiViewInputs', with_gt=False)]
-    return dict(
-        model=dict(type='SelfPose3D', input_size=(160, 96), heatmap_size=(40, 24),
-                   root_head=dict(cube_shape=(8, 8, 4), mid_channels=4, threshold=0.0,
-                                  max_proposals=2, **SPACE),
-                   pose_head=dict(cube_shape=(8, 8, 8), mid_channels=4),
-                   objective=dict(type='SelfPose3dObjective', attention_net=dict(depth=18))),
-        work_dir=str(work_dir),
-        train_dataloader=dict(
-            batch_size=1, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
-            collate_fn=dict(type='multiview_collate'),
-            dataset=dict(type='SyntheticMultiViewDataset', num_samples=2, num_people=(1, 2),
-                         pipeline=pipeline, **SPACE)),
-        train_cfg=dict(by_epoch=True, max_epochs=sum(s['epochs'] for s in stages)),
-        optim_wrapper=dict(optimizer=dict(type='Adam', lr=1.0)),
-        custom_hooks=[dict(type='TrainingStageHook', stages=copy.deepcopy(stages))],
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1),
-                           logger=dict(type='LoggerHook', interval=1)),
-        default_scope='mmpose', randomness=dict(seed=0), log_level='WARNING')
+    return tiny_staged_run_cfg(work_dir, stages)
 
 
 def _expected(epoch):

@@ -9,10 +9,9 @@ import pytest
 from mmengine.runner import Runner
 
 import selfpose3d_mm  # noqa: F401  (registers the model, datasets and the stage hook)
-from tests.conftest import load_tool
+from tests.conftest import load_tool, tiny_staged_run_cfg
 
 HAS_TENSORBOARD = importlib.util.find_spec('tensorboard') is not None
-SPACE = dict(space_center=(0.0, 0.0, 800.0), space_size=(6000.0, 6000.0, 2000.0))
 STAGES = [
     dict(name='root', epochs=1, train=['root_net'], lr=1e-3,
          losses=dict(loss_root_syn=100.0, loss_root_cons=1.0)),
@@ -22,29 +21,14 @@ STAGES = [
 
 
 def _cfg(work_dir, backends):
-    pipeline = [dict(type='MultiViewRandomAffinePair', input_size=(160, 96)),
-                dict(type='MultiViewAffine'), dict(type='PackMultiViewInputs', with_gt=False)]
-    return dict(
-        model=dict(type='SelfPose3D', input_size=(160, 96), heatmap_size=(40, 24),
-                   root_head=dict(cube_shape=(8, 8, 4), mid_channels=4, threshold=0.0,
-                                  max_proposals=2, **SPACE),
-                   pose_head=dict(cube_shape=(8, 8, 8), mid_channels=4),
-                   objective=dict(type='SelfPose3dObjective', attention_net=dict(depth=18))),
-        work_dir=str(work_dir),
-        train_dataloader=dict(
-            batch_size=1, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
-            collate_fn=dict(type='multiview_collate'),
-            dataset=dict(type='SyntheticMultiViewDataset', num_samples=2, num_people=(1, 2),
-                         pipeline=pipeline, **SPACE)),
-        train_cfg=dict(by_epoch=True, max_epochs=2),
-        optim_wrapper=dict(optimizer=dict(type='Adam', lr=1.0)),
-        custom_hooks=[dict(type='TrainingStageHook', stages=STAGES)],
+    return tiny_staged_run_cfg(
+        work_dir, STAGES,
         default_hooks=dict(logger=dict(type='LoggerHook', interval=1), checkpoint=None),
         # a name of its own: mmengine reuses a visualizer instance of the same name (runs
         # started in the same second share the default, timestamp-based one)
-        visualizer=dict(type='Visualizer', name=f'tensorboard_test_{osp.basename(str(work_dir))}',
-                        vis_backends=[dict(type=b) for b in backends]),
-        default_scope='mmpose', randomness=dict(seed=0), log_level='WARNING')
+        visualizer=dict(type='Visualizer',
+                        name=f'tensorboard_test_{osp.basename(str(work_dir))}',
+                        vis_backends=[dict(type=b) for b in backends]))
 
 
 @pytest.fixture(scope='module')

@@ -20,9 +20,10 @@ from mmpose.registry import DATASETS
 from selfpose3d_mm.apis import HeatmapInputError, MultiViewPoseInferencer
 from selfpose3d_mm.datasets import multiview_collate
 from selfpose3d_mm.geometry import MultiViewCameras
-from selfpose3d_mm.io import load_predictions, load_rig, save_pseudo_labels, save_rig
+from selfpose3d_mm.io import load_predictions, load_rig, save_rig
 from selfpose3d_mm.visualization import person_colors
 from tests.conftest import load_tool
+from tests.rig_files import write_rig
 
 SPACE = dict(space_center=(0.0, 0.0, 800.0), space_size=(6000.0, 6000.0, 2000.0))
 INPUT, HEATMAP = (160, 96), (40, 24)
@@ -58,30 +59,8 @@ def setup(tmp_path_factory):
     inferencer = MultiViewPoseInferencer(_config(), None, device='cpu')
     with torch.no_grad():  # root scores around 1: random proposals pass threshold 0
         inferencer.model.root_head.net.output_layer.bias.fill_(1.0)
-    ds, _ = inferencer.build_dataset('test')
-    cams = ds.cameras
-    save_rig(str(root / 'rig.json'), cams)
-    folders = {}
-    for i in range(len(ds)):
-        info = ds.get_data_info(i)
-        for name, img in zip(cams.names, info['img']):
-            folders[name] = str(root / 'images' / name)
-            Path(folders[name]).mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(osp.join(folders[name], f'{i:06d}.png'), img[..., ::-1])
-    infos = [ds.get_data_info(i) for i in range(len(ds))]
-    frames = {}  # the simulated 2D detections, as a pseudo-label file
-    for i, info in enumerate(infos):
-        frames[f'{i:08d}'] = [
-            dict(keypoints=np.concatenate([k, s[..., None]], -1).tolist(),
-                 bboxes=np.concatenate([k.min(1), k.max(1)], -1).reshape(-1, 4).tolist(),
-                 bbox_scores=b.tolist())
-            for k, s, b in zip(info['pseudo_keypoints'], info['pseudo_keypoint_scores'],
-                               info['pseudo_bbox_scores'])]
-    save_pseudo_labels(str(root / 'pseudo.json'), dict(
-        skeleton='panoptic15', views=list(cams.names), frames=frames))
-    return dict(root=root, inferencer=inferencer, rig=str(root / 'rig.json'),
-                folders=folders, cams=cams, gt=[i['gt_keypoints_3d'] for i in infos],
-                pseudo=str(root / 'pseudo.json'))
+    # the same world as the inferencer's test split, written as a user's rig
+    return dict(write_rig(root, frames=2, people=2), inferencer=inferencer)
 
 
 def test_rig_images_give_the_dataset_predictions_and_the_documented_files(setup):

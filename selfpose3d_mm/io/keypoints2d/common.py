@@ -11,7 +11,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from selfpose3d_mm.skeleton.keypoint_sets import KEYPOINT_SETS, keypoint_set_of_count
-from ..json_yaml import duplicate_keys
+from ..json_yaml import refuse_duplicate_keys
 
 __all__ = ['Keypoints2DError', 'Frame2D', 'numeric_array', 'check_no_duplicates',
            'known_counts', 'describe_count', 'frame_numbers', 'natural_key', 'list_json_files']
@@ -66,10 +66,7 @@ def numeric_array(value, where: str, shape: Optional[tuple] = None) -> np.ndarra
 
 
 def check_no_duplicates(obj, where: str):
-    dups = duplicate_keys(obj)
-    if dups:
-        raise Keypoints2DError(f'{where}: field(s) {dups} appear more than once (JSON keeps '
-                               'only the last value silently)')
+    refuse_duplicate_keys(obj, where, Keypoints2DError)
 
 
 def known_counts() -> str:
