@@ -3,7 +3,8 @@ custom_imports = dict(imports=['selfpose3d_mm'], allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=20),
+    # mmengine's LoggerHook, the test-metrics JSON written by rank 0 only (atomically)
+    logger=dict(type='MainProcessLoggerHook', interval=20),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # written atomically (temp file + fsync + rename, then `last_checkpoint`)
     checkpoint=dict(type='AtomicCheckpointHook', interval=1, save_best='mAP',
