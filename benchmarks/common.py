@@ -99,3 +99,47 @@ def train_and_test(config: str, work_dir: str, cfg_options=(), test_options=(),
     out = {k: float(metrics[k]) for k in METRIC_KEYS}
     out.update(train_s=train_s, checkpoint=osp.relpath(ckpts[-1], root))
     return out
+
+
+def train_with_tool(config: str, work_dir: str, cfg_options=(), extra_args=(),
+                    reuse: bool = False, pattern: str = 'epoch_*.pth') -> dict:
+    """``tools/train.py CONFIG --work-dir WORK_DIR [EXTRA] [--cfg-options ...]`` (the
+    user's command, a subprocess; its output in ``WORK_DIR/train_stdout.log``), recorded
+    in ``WORK_DIR/benchmark_train.json`` (reused with ``reuse``). Returns ``train_s``,
+    ``checkpoint`` (the last one matching ``pattern``, relative to the repository) and
+    ``command``."""
+    import glob
+    import subprocess
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    record = osp.join(work_dir, 'benchmark_train.json')
+    if reuse and osp.exists(record):
+        return json.load(open(record))
+    os.makedirs(work_dir, exist_ok=True)
+    args = [config, '--work-dir', work_dir, *extra_args,
+            *(['--cfg-options', *cfg_options] if cfg_options else [])]
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    t = time.perf_counter()
+    with open(osp.join(work_dir, 'train_stdout.log'), 'w') as log:
+        subprocess.run([sys.executable, osp.join(root, 'tools', 'train.py'), *args],
+                       check=True, env=env, stdout=log, stderr=subprocess.STDOUT)
+    number = lambda p: int(''.join(c for c in osp.basename(p) if c.isdigit()))  # noqa: E731
+    ckpts = sorted(glob.glob(osp.join(work_dir, pattern)), key=number)
+    rel = lambda p: osp.relpath(p, root) if osp.isabs(p) else p  # noqa: E731
+    out = dict(train_s=time.perf_counter() - t, checkpoint=rel(ckpts[-1]),
+               command=' '.join(['python tools/train.py', *map(rel, args)]))
+    with atomic_open(record) as f:
+        json.dump(out, f, indent=2)
+    return out
+
+
+def test_with_runner(cfg, checkpoint, work_dir: str) -> dict:
+    """``tools/test.py``'s runner on a config object (no visualizer backends): the metrics
+    plus ``test_s``, the wall time of the whole run."""
+    from mmengine.runner import Runner
+    cfg.work_dir = work_dir
+    cfg.load_from = checkpoint
+    cfg.visualizer = dict(type='Visualizer', vis_backends=[])
+    t = time.perf_counter()
+    metrics = Runner.from_cfg(cfg).test()
+    return dict({k: float(v) for k, v in metrics.items()}, test_s=time.perf_counter() - t)
+

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from benchmarks.common import best_of, machine, write_result  # noqa: E402
-from selfpose3d_mm.datasets.synthetic.rig import build_rig  # noqa: E402
+from selfpose3d_mm.datasets.synthetic.rig_config import build_rig  # noqa: E402
 from selfpose3d_mm.geometry import (RootGridCache, apply_affine, compose_affine,  # noqa
                                     heatmap_affine, make_voxel_grid, resize_affine,
                                     unproject_heatmaps)

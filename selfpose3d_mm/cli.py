@@ -33,6 +33,8 @@ TOOLS = {
     'export-poses': 'export_poses.py',
     'quality-report': 'quality_report.py',
     'analyze-logs': 'analyze_logs.py',
+    'pose-search': 'pose_search.py',
+    'extract-backbone': 'extract_backbone.py',
 }
 #: commands whose first positional argument is a config file
 CONFIG_FIRST = frozenset({'train', 'test', 'demo'})
@@ -149,3 +151,11 @@ def quality_report() -> int:
 
 def analyze_logs() -> int:
     return main('analyze-logs')
+
+
+def pose_search() -> int:
+    return main('pose-search')
+
+
+def extract_backbone() -> int:
+    return main('extract-backbone')

@@ -20,6 +20,7 @@ ALLOWED = {
     'evaluation': {'skeleton', 'utils'},
     'visualization': {'geometry', 'skeleton', 'utils'},
     'tracking': {'geometry', 'skeleton', 'utils'},
+    'model_zoo': {'cli'},  # finds the named model's config among the package's configs
 }
 
 

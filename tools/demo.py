@@ -10,6 +10,9 @@ triangulation baseline (no checkpoint).
     # heatmap-input models (no heatmap_net_2d) read the 2D poses of a pseudo-label file
     python tools/demo.py configs/selfpose3d_custom_rig.py CKPT --calibration calib.json \
         --images ... --pseudo-labels pseudo_labels.json [--refine]
+    # a model that ships with the package (trained on many random rigs): no training
+    python tools/demo.py --model generalist --calibration calib.json \
+        --pseudo-labels pseudo_labels.json --space-center X Y Z --space-size X Y Z
     # the triangulation baseline: a config without checkpoint, or no config at all
     python tools/demo.py configs/triangulation_synthetic.py --calibration calib.json \
         --pseudo-labels pseudo_labels.json [--images ...]
@@ -30,6 +33,8 @@ import time
 
 from mmengine.config import DictAction
 
+from selfpose3d_mm.io.calibration import CALIBRATION_FORMATS
+from selfpose3d_mm.model_zoo import PRETRAINED_MODELS, pretrained_model
 from selfpose3d_mm.utils.cli import parse_view_map
 
 
@@ -47,6 +52,10 @@ def parse_args(argv=None):
                    'triangulation baseline)')
     p.add_argument('--method', choices=METHODS, help='a method that needs no config or '
                    'checkpoint, instead of CONFIG')
+    p.add_argument('--model', choices=sorted(PRETRAINED_MODELS),
+                   help='a model that ships with the package, instead of CONFIG and '
+                   'CHECKPOINT (generalist: trained on many random rigs, needs no training '
+                   'on yours; docs/generalist.md); a CHECKPOINT after it replaces its weights')
     p.add_argument('--refine', action='store_true', help='refine the learned model\'s 3D '
                    'poses with the 2D poses (model.test_cfg.refine = dict(); needs '
                    '--pseudo-labels with a rig)')
@@ -60,8 +69,8 @@ def parse_args(argv=None):
                      help='heatmap-input models: the frames of --pseudo-labels, no images')
     p.add_argument('--calibration', help='calibration file (rig, Panoptic, Shelf/Campus, '
                    'OpenCV YAML); required with --images/--videos')
-    p.add_argument('--calibration-format', choices=['rig', 'panoptic', 'shelf_campus',
-                                                    'opencv'], help='default: guessed')
+    p.add_argument('--calibration-format', choices=list(CALIBRATION_FORMATS),
+                   help='default: guessed (docs/calibration.md)')
     p.add_argument('--image-size', type=int, nargs=2, metavar=('W', 'H'),
                    help='image size of Shelf/Campus calibration files (they lack it)')
     p.add_argument('--pseudo-labels', help='pseudo-label file (heatmap-input models, '
@@ -87,12 +96,19 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.config in METHODS and not args.method and not osp.isfile(args.config):
         args.method, args.config = args.config, None  # `demo.py triangulation ...`
+    if args.model:
+        if args.method:
+            p.error('give --model or --method, not both')
+        if args.config and args.checkpoint:
+            p.error(f'--model {args.model} takes no CONFIG (got {args.config!r})')
+        args.checkpoint = args.checkpoint or args.config  # `--model NAME [CHECKPOINT]`
+        args.config = None
     if args.method and args.checkpoint:
         p.error(f'--method {args.method} takes no CONFIG or CHECKPOINT')
     if args.method and args.config:
         p.error(f'--method {args.method} takes no CONFIG (got {args.config!r})')
-    if not args.method and not args.config:
-        p.error('give a CONFIG [CHECKPOINT], or --method triangulation')
+    if not (args.method or args.config or args.model):
+        p.error('give a CONFIG [CHECKPOINT], --model generalist or --method triangulation')
     if not (args.images or args.videos or args.dataset_split or args.pseudo_labels):
         p.error('give the frames: --images, --videos, --pseudo-labels (its frames) or '
                 '--dataset-split')
@@ -118,6 +134,11 @@ def build_inferencer(args):
     if args.method:
         cfg = Config(copy.deepcopy(METHOD_ALIASES[args.method]))
         cfg.merge_from_dict(args.cfg_options)
+    elif args.model:
+        config, weights = pretrained_model(args.model)
+        cfg = load_config(config, args.cfg_options)
+        cfg.model.objective = None  # predicts only: no attention net, no losses
+        args.checkpoint = args.checkpoint or weights
     else:
         if not osp.isfile(args.config):
             raise SystemExit(f'tools/demo.py: config file not found: {args.config} (the '
@@ -127,6 +148,9 @@ def build_inferencer(args):
     inferencer = MultiViewPoseInferencer(cfg, args.checkpoint, device=args.device)
     if args.method:
         inferencer.config_path = f'--method {args.method}'
+    elif args.model:
+        inferencer.config_path = f'--model {args.model}'
+        inferencer.model_name = args.model
     n_params = sum(p.numel() for p in inferencer.model.parameters())
     if args.checkpoint is None and n_params:
         raise SystemExit(

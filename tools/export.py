@@ -2,6 +2,7 @@
 
     python tools/export.py CONFIG CHECKPOINT (--calibration RIG [--cameras NAME ...]
         [--image-size W H] | --dataset-split test)
+        [--space-center X Y Z --space-size X Y Z]  (models that search each frame's space)
         [--format onnx torchscript] [--parts root_stage pose_stage model_heatmaps ...]
         [-o OUT_DIR] [--opset 18] [--batch-size 1] [--no-verify] [--max-error 1e-3]
         [--timing-runs 5]
@@ -38,6 +39,10 @@ def parse_args(argv=None):
     rig.add_argument('--dataset-split', choices=['test', 'val', 'train'],
                      help="take the rig of the config dataset's first frame of this split")
     p.add_argument('--calibration-format', default=None, help='format (guessed if omitted)')
+    p.add_argument('--space-center', type=float, nargs=3, metavar=('X', 'Y', 'Z'),
+                   help="capture space (mm) for a model whose root net searches each "
+                   "frame's space (root_head.space_from='frame', e.g. the generalist)")
+    p.add_argument('--space-size', type=float, nargs=3, metavar=('X', 'Y', 'Z'))
     p.add_argument('--cameras', nargs='+', default=None,
                    help='with --calibration: the camera names to use, in this order')
     p.add_argument('--image-size', nargs=2, type=int, metavar=('W', 'H'), default=None,
@@ -63,6 +68,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.batch_size < 1:
         p.error('--batch-size must be >= 1')
+    if (args.space_center is None) != (args.space_size is None):
+        p.error('give both --space-center and --space-size, or neither')
     return args
 
 
@@ -96,7 +103,9 @@ def main(argv=None):
     ckpt = None if args.checkpoint.lower() == 'none' else args.checkpoint
     torch.manual_seed(0)  # random weights (CHECKPOINT none) are the same every run
     try:
-        model, cfg = load_model_for_export(args.config, ckpt, args.cfg_options, args.device)
+        space = None if args.space_center is None else (args.space_center, args.space_size)
+        model, cfg = load_model_for_export(args.config, ckpt, args.cfg_options, args.device,
+                                           space=space)
         if args.calibration:
             cameras = _rig(args)
             source = dict(calibration=args.calibration, cameras=cameras.names)

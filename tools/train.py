@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 from selfpose3d_mm.apis.config_links import apply_linked_settings
 from selfpose3d_mm.engine import find_resume_checkpoint
 from selfpose3d_mm.engine.distributed import configure_distributed
+from selfpose3d_mm.model_zoo import PRETRAINED_MODELS, pretrained_model
 
 
 def parse_args():
@@ -58,6 +59,10 @@ def merge_args(cfg, args):
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if not cfg.get('resume') and cfg.get('load_from') in PRETRAINED_MODELS:
+        # `load_from = 'generalist'`: the weights of a model that ships with the package
+        # (the fine-tuning configs start from it; its training-only modules start afresh)
+        cfg.load_from = pretrained_model(cfg.load_from)[1]
     return cfg
 
 

@@ -20,7 +20,10 @@ top-level setting it takes (``configs/selfpose3d_custom_rig.py``)::
 links. Rules: a setting absent from the config leaves its targets as they are (so a
 template may leave a setting undefined, e.g. ``images``, for a child to give as a
 string or a dict); a tuple whose settings are all None or absent leaves them too; a
-target whose container is absent or None (a disabled ``val_dataloader``) is skipped.
+target whose container is absent or None (a disabled ``val_dataloader``) is skipped; a
+link whose setting is None is switched off (a child config unlinks a target of its base
+with ``linked_settings = {'model.root_head.space_center': None}``: mmengine merges the
+child's dict into the base's).
 Applying twice changes nothing. Configs without ``linked_settings`` are unchanged.
 """
 from __future__ import annotations
@@ -72,6 +75,8 @@ def apply_linked_settings(cfg: Config) -> Config:
         raise ValueError(f'{where}: {LINKS_KEY} must be a dict target path -> setting '
                          f'name(s), got {type(links).__name__}')
     for target, source in links.items():
+        if source is None:  # unlinked by a child config
+            continue
         value = _source_value(cfg, source, target, where)
         if value is _MISSING:
             continue

@@ -59,14 +59,31 @@ _INPUTS = dict(root_stage=('heatmaps', ), pose_stage=('heatmaps', 'centers'),
 
 
 def load_model_for_export(config: str, checkpoint: Optional[str],
-                          cfg_options: Optional[dict] = None, device: str = 'cpu'):
+                          cfg_options: Optional[dict] = None, device: str = 'cpu',
+                          space=None):
     """(model in eval mode, config) from a config file and a checkpoint (torch's
-    weights-only loader; None: random weights)."""
+    weights-only loader; None: random weights). ``space``: ``(center, size)`` mm, the
+    capture space a model with ``root_head.space_from='frame'`` is exported for (its
+    root net then covers that space, fitted at the trained voxel size)."""
     if not osp.isfile(config):
         raise FileNotFoundError(f'config file not found: {config}')
     cfg = load_config(config, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmpose'))
     model = MODELS.build(cfg.model)
+    if getattr(model.root_head, 'space_from', 'config') == 'frame':
+        # the exported root stage bakes one sampling grid: one rig and one space. The
+        # model searches each frame's space at its trained voxel size: the same weights
+        # in 'config' mode on that space fitted at that voxel size are the same network
+        if space is None:
+            raise ValueError(
+                f"{config}: model.root_head.space_from='frame' (the root net searches "
+                "each frame's capture space) and the export bakes one: give the rig's "
+                'capture space (tools/export.py --space-center X Y Z --space-size X Y Z; '
+                'tools/estimate_space.py prints it)')
+        fitted = model.root_head.root_space(space)
+        cfg.model.root_head.update(space_from='config', space_center=fitted.center,
+                                   space_size=fitted.size, cube_shape=fitted.shape)
+        model = MODELS.build(cfg.model)
     if type(model).__name__ != 'SelfPose3D':
         raise ValueError(f'{config}: model.type={type(model).__name__}; the export takes '
                          'SelfPose3D models (the triangulation baseline has no network)')

@@ -68,6 +68,7 @@ from mmpose.registry import DATASETS, TRANSFORMS
 
 from selfpose3d_mm.datasets import BaseMultiViewDataset, multiview_collate
 from selfpose3d_mm.datasets.transforms import LoadMultiViewImages
+from selfpose3d_mm.model_zoo import PRETRAINED_MODELS, pretrained_model
 from .inference_outputs import InferenceOutputs, frame_result, jsonable
 from .methods import InferenceMethod, resolve_method_config
 from .rig_inputs import RIG_KEYS, HeatmapInputError, build_rig_dataset
@@ -82,7 +83,10 @@ class MultiViewPoseInferencer(BaseInferencer):
 
     Args:
         model: config file path, config (``Config``/dict) with ``model`` and
-            (optionally) ``test_dataloader``, or a method alias (``'triangulation'``).
+            (optionally) ``test_dataloader``, a method alias (``'triangulation'``), or
+            the name of a model that ships with the package (``'generalist'``:
+            :mod:`selfpose3d_mm.model_zoo`; its weights are used unless ``weights``
+            is given, and its training objective is not built).
             A config file's ``linked_settings`` are applied
             (:mod:`selfpose3d_mm.apis.config_links`).
         weights: checkpoint path (None: parameter-free models run as they are; a
@@ -94,10 +98,17 @@ class MultiViewPoseInferencer(BaseInferencer):
     def __init__(self, model: Union[str, dict, Config], weights: Optional[str] = None,
                  device: Optional[str] = None, scope: str = 'mmpose'):
         init_default_scope(scope)  # the components registered when the package loaded
+        self.model_name = None
+        if isinstance(model, str) and model in PRETRAINED_MODELS:
+            self.model_name = model
+            model, zoo_weights = pretrained_model(model)
+            weights = weights or zoo_weights
         self.config_path = model if isinstance(model, str) else getattr(
             model, 'filename', None)  # Config.fromfile() keeps its path
         self.weights = weights
         cfg = resolve_method_config(model)
+        if self.model_name is not None:  # predicts only: no attention net, no losses
+            cfg.model.objective = None
         self.method = None
         super().__init__(cfg, weights, device, scope, show_progress=False)
 

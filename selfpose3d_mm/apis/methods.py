@@ -117,10 +117,15 @@ class InferenceMethod:
 
     @property
     def search_cube(self) -> Optional[Space]:
-        """The space a learned model searches (its root cube); None for triangulation."""
+        """The space a learned model searches (its root cube); None for triangulation
+        and for a model that searches each frame's own capture space
+        (``root_head.space_from='frame'``, e.g. the generalist): like triangulation, it
+        takes the space given, else the config's, else an estimate from the rig."""
         if not self.is_learned:
             return None
         head = self.model.root_head
+        if getattr(head, 'space_from', 'config') == 'frame':
+            return None
         return _triple(head.space_center), _triple(head.space_size)
 
     @property

@@ -114,7 +114,7 @@ def build_rig_dataset(spec: dict, method: InferenceMethod, cfg=None, where: str 
         # the dataset warns when a space given for a learned model leaves its cube
         root_cube_space=None if cube is None or origin == 'network root cube' else dict(
             space_center=cube[0], space_size=cube[1]))
-    if space is None:  # triangulation without a stated space: estimate it
+    if space is None:  # triangulation / a frame-space model, no stated space: estimate it
         est = estimate_capture_space(ds.cameras, ds.labels)
         space = (tuple(est['space_center']), tuple(est['space_size']))
         origin = f'estimated ({est["method"]})'

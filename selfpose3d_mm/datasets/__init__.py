@@ -8,6 +8,7 @@ from .pseudo_poses import empty_pseudo_poses, frame_pseudo_poses
 from .samplers import EpochSeededSampler, multiview_worker_init_fn, sample_seed
 from .shelf_campus import ShelfCampusDataset, ShelfCampusSyntheticDataset
 from .synthetic import SyntheticMultiViewDataset
+from . import pretext  # noqa: F401  (registers the pretext pair datasets and sampler)
 from .transforms import *  # noqa: F401,F403
 
 __all__ = ['BaseMultiViewDataset', 'multiview_collate', 'PanopticMultiViewDataset',

@@ -68,6 +68,7 @@ from selfpose3d_mm.utils import merge_knobs
 from .camera import MultiViewCameras
 from .cluster_triangulation import (empty_people, finalize_people,
                                     merge_duplicate_clusters, solve_clusters)
+from .embedding_association import associate_by_embedding
 from .epipolar import (EpipolarRig, epipolar_distance, flip_permutation, person_scale,
                        truncated_mean)
 
@@ -112,6 +113,9 @@ TRIANGULATION_DEFAULTS = dict(
     nms_distance=100.0,            # mm MPJPE: a less confident duplicate is dropped
     # --- confidence ---
     conf_error_sigma=0.03,         # reprojection-error scale of the confidence
+    # --- association by pose embedding (used when embeddings are given) ---
+    embedding_association=None,    # dict(mode='gate'|'sum'|'embedding',
+                                   #      embedding_threshold, weight); None: the defaults
 )
 
 _INF = float('inf')
@@ -234,7 +238,8 @@ def extend_clusters(rig: EpipolarRig, state: dict, obs: dict, flip: Tensor, k: d
 
 def triangulate_people(keypoints, scores, person_mask, cameras: MultiViewCameras,
                        space_center: Optional[Sequence[float]] = None,
-                       space_size: Optional[Sequence[float]] = None, **knobs) -> dict:
+                       space_size: Optional[Sequence[float]] = None, embeddings=None,
+                       **knobs) -> dict:
     """Multi-person 3D poses from per-view 2D poses of a calibrated rig.
 
     Args:
@@ -245,6 +250,10 @@ def triangulate_people(keypoints, scores, person_mask, cameras: MultiViewCameras
         cameras: the unbatched rig of the C views.
         space_center, space_size: the capture space (mm); people whose root lies
             outside ``center ± size / 2`` are dropped (None: no check).
+        embeddings: (C, Q, D) a pose embedding per person (MCSS,
+            :func:`~.embedding_association.associate_by_embedding`): the cross-view
+            grouping then also uses them (knob ``embedding_association``); None: the
+            epipolar grouping alone.
         **knobs: overrides of :data:`TRIANGULATION_DEFAULTS` (unknown names raise).
     Returns:
         dict: ``keypoints_3d`` (P, J, 3) float32 world mm, ``scores`` (P,) float32
@@ -292,7 +301,12 @@ def triangulate_people(keypoints, scores, person_mask, cameras: MultiViewCameras
     flip = flip_permutation(J, flip_pairs)
 
     D = _person_distances(rig, obs, flip, k)
-    clusters = _greedy_clusters(D.cpu().numpy(), k)
+    if embeddings is None:
+        clusters = _greedy_clusters(D.cpu().numpy(), k)
+    else:
+        clusters = associate_by_embedding(
+            torch.as_tensor(embeddings, device=device), mask,
+            geometric=D / float(k['assoc_threshold']), **(k['embedding_association'] or {}))
     idx = torch.full((len(clusters), C), -1, dtype=torch.long, device=device)
     for n, cl in enumerate(clusters):  # a handful of clusters
         for v, p in cl.items():

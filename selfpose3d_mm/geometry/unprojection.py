@@ -123,57 +123,82 @@ def unproject_heatmaps(heatmaps: Tensor, cameras: MultiViewCameras, affines: Ten
 
 
 class RootGridCache:
-    """LRU cache of the whole-space sampling grid, keyed by the caller.
+    """LRU cache of the whole-space sampling grid, keyed by the caller and the space.
 
-    The root cube is the same world grid for every frame, so for a fixed rig and fixed
-    (un-augmented) affines its projection into the views never changes: compute it once
-    and reuse it. The caller names what the grid depends on with a key (the batch's rig
-    id and the view-set's affines, see ``MultiViewDataPreprocessor``), so no tensor is
-    hashed or read back from the device here; the device and heatmap size are added to it.
+    The root cube is the same world grid for every frame of a space, so for a fixed rig
+    and fixed (un-augmented) affines its projection into the views never changes: compute
+    it once and reuse it. The caller names what the grid depends on with a key (the
+    batch's rig id and the view-set's affines, see ``MultiViewDataPreprocessor``), so no
+    tensor is hashed or read back from the device here; the space (centre, size, shape),
+    the device and the heatmap size are added to it, so a grid is never served for
+    another space.
 
     Args:
-        space_center: (3,) mm. space_size: (3,) mm. shape: (X, Y, Z) voxels.
-        max_entries: cached (rig, affine) combinations kept.
+        space_center: (3,) mm. space_size: (3,) mm. shape: (X, Y, Z) voxels: the default
+            space (a call may name another one, ``space=(center, size, shape)``).
+        max_entries: cached (rig, affine, space) combinations kept.
+        max_bytes: total size of the cached grids and masks kept (oldest dropped first;
+            a grid larger than this is not cached). Whole-space grids of large capture
+            spaces weigh C × X·Y·Z × 12 bytes: 8 views of 204 × 204 × 44 voxels are
+            168 MiB.
     """
 
     def __init__(self, space_center: Sequence[float], space_size: Sequence[float],
-                 shape: Sequence[int], max_entries: int = 8):
+                 shape: Sequence[int], max_entries: int = 8, max_bytes: int = 512 << 20):
         self.space_center = tuple(float(v) for v in space_center)
         self.space_size = tuple(float(v) for v in space_size)
         self.shape = tuple(int(v) for v in shape)
         self.max_entries = max_entries
+        self.max_bytes = int(max_bytes)
         self._cache: 'OrderedDict[tuple, Tuple[Tensor, Tensor]]' = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def points(self, device=None, dtype=torch.float32) -> Tensor:
-        """(X·Y·Z, 3) world voxel centres."""
-        c = torch.tensor(self.space_center, dtype=dtype, device=device)
-        return make_voxel_grid(c, self.space_size, self.shape).reshape(-1, 3)
+    def _space(self, space) -> Tuple[tuple, tuple, tuple]:
+        """``(center, size, shape)`` as plain tuples (the default space when None)."""
+        if space is None:
+            return self.space_center, self.space_size, self.shape
+        center, size, shape = space
+        return (tuple(float(v) for v in center), tuple(float(v) for v in size),
+                tuple(int(v) for v in shape))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the cached grids and masks."""
+        return sum(g.numel() * g.element_size() + m.numel() * m.element_size()
+                   for g, m in self._cache.values())
+
+    def points(self, device=None, dtype=torch.float32, space=None) -> Tensor:
+        """(X·Y·Z, 3) world voxel centres of ``space`` (default: the cache's)."""
+        center, size, shape = self._space(space)
+        c = torch.tensor(center, dtype=dtype, device=device)
+        return make_voxel_grid(c, size, shape).reshape(-1, 3)
 
     def grid(self, cameras: MultiViewCameras, affines: Tensor, heatmap_size: Sequence[int],
-             key: str) -> Tuple[Tensor, Tensor]:
+             key: str, space=None) -> Tuple[Tensor, Tensor]:
         """Sampling grid (C, M, 2) and mask (C, M) of one unbatched rig + its affines
-        (C, 2, 3), cached under ``key``."""
+        (C, 2, 3) over ``space`` (default: the cache's), cached under ``key`` + space."""
         if len(cameras.batch_shape):
             raise ValueError('RootGridCache.grid expects an unbatched rig')
-        full_key = (key, tuple(int(v) for v in heatmap_size), str(affines.device))
+        space = self._space(space)
+        full_key = (key, space, tuple(int(v) for v in heatmap_size), str(affines.device))
         hit = self._cache.get(full_key)
         if hit is not None:
             self.hits += 1
             self._cache.move_to_end(full_key)
             return hit
         self.misses += 1
-        pts = self.points(affines.device, cameras.dtype)[None]
+        pts = self.points(affines.device, cameras.dtype, space)[None]
         grid, mask = projection_sampling_grid(cameras, affines[None], pts, heatmap_size)
         hit = (grid[0], mask[0])
-        self._cache[full_key] = hit
-        while len(self._cache) > self.max_entries:
-            self._cache.popitem(last=False)
+        if sum(t.numel() * t.element_size() for t in hit) <= self.max_bytes:
+            self._cache[full_key] = hit
+            while len(self._cache) > self.max_entries or self.nbytes > self.max_bytes:
+                self._cache.popitem(last=False)  # never the new one: it fits alone
         return hit
 
     def unproject(self, heatmaps: Tensor, cameras: MultiViewCameras, affines: Tensor,
-                  key: Optional[str] = None) -> Tensor:
+                  key: Optional[str] = None, space=None) -> Tensor:
         """Whole-space volumes (B, J, X, Y, Z) from heatmaps (B, C, J, h, w).
 
         Args:
@@ -181,13 +206,16 @@ class RootGridCache:
             affines: (B, C, 2, 3) original pixel → heatmap pixel.
             key: names the shared rig + affines of the whole batch (then the grid is
                 cached); None for per-frame rigs or random per-frame affines.
+            space: ``(center, size, shape)`` of the volume (a ``RootSpace``); None: the
+                cache's own space.
         """
         B, C, J, h, w = heatmaps.shape
+        space = self._space(space)
         if key is not None and not len(cameras.batch_shape):
-            g, m = self.grid(cameras, affines[0], (w, h), key)
+            g, m = self.grid(cameras, affines[0], (w, h), key, space)
             grid, mask = g.expand(B, *g.shape), m.expand(B, *m.shape)
         else:
-            pts = self.points(heatmaps.device, cameras.dtype)[None].expand(B, -1, -1)
+            pts = self.points(heatmaps.device, cameras.dtype, space)[None].expand(B, -1, -1)
             grid, mask = projection_sampling_grid(cameras, affines, pts, (w, h))
         vol = sample_views(heatmaps, grid, mask)
-        return vol.view(B, J, *self.shape)
+        return vol.view(B, J, *space[2])

@@ -20,6 +20,10 @@ grid_keys           S keys, one per view-set: set when the whole batch shares th
 pseudo              :class:`PseudoPoses` (the 2D detections, heatmap pixels), or None
 gt                  :class:`GroundTruth3D` — only for an objective that declares
                     ``uses_gt`` in training; None otherwise (never for SelfPose3d)
+spaces              B capture spaces ``((cx, cy, cz), (sx, sy, sz))`` mm, Python floats
+                    from each frame's ``space_center``/``space_size`` metainfo (None
+                    for a frame without them): the root net's space in
+                    ``root_head.space_from='frame'`` mode (:meth:`shared_space`)
 ==================  ==================================================================
 
 The data samples stay beside the batch for what is per frame and not a tensor batch
@@ -28,14 +32,33 @@ The data samples stay beside the batch for what is per frame and not a tensor ba
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
 from selfpose3d_mm.geometry import MultiViewCameras
 
-__all__ = ['MultiViewBatch', 'PseudoPoses', 'GroundTruth3D']
+__all__ = ['MultiViewBatch', 'PseudoPoses', 'GroundTruth3D', 'capture_space_of']
+
+#: a capture space: (centre (3,), size (3,)) in mm, plain floats
+Space = Tuple[Tuple[float, float, float], Tuple[float, float, float]]
+
+
+def capture_space_of(metainfo: dict) -> Optional[Space]:
+    """A frame's capture space from its metainfo (``space_center``, ``space_size``: lists,
+    tuples or arrays), as plain floats; None when either is missing."""
+    center, size = metainfo.get('space_center'), metainfo.get('space_size')
+    if center is None or size is None:
+        return None
+    return tuple(float(v) for v in center), tuple(float(v) for v in size)
+
+
+def _fmt(space: Optional[Space]) -> str:
+    if space is None:
+        return 'none'
+    return 'center ({}), size ({})'.format(*(', '.join(f'{v:g}' for v in part)
+                                             for part in space))
 
 
 @dataclass
@@ -86,6 +109,7 @@ class MultiViewBatch:
     grid_keys: Tuple[Optional[str], ...] = ()
     pseudo: Optional[PseudoPoses] = None
     gt: Optional[GroundTruth3D] = None
+    spaces: Tuple[Optional[Space], ...] = ()
 
     @property
     def batch_size(self) -> int:
@@ -111,3 +135,29 @@ class MultiViewBatch:
         """The rig of frame ``batch_index`` (an int), or of each of M items of frames
         ``batch_index`` (an (M,) tensor): the shared (C) rig, or (C) / (M, C) per frame."""
         return self.cameras if self.shared_rig else self.cameras[batch_index]
+
+    def shared_space(self) -> Space:
+        """The capture space every frame of the batch has (host floats, no device read).
+
+        Raises:
+            ValueError: a frame without one, or frames with different ones (naming
+                them): a batch runs the root net on one grid.
+        """
+        spaces: Sequence[Optional[Space]] = self.spaces
+        if len(spaces) != self.batch_size or any(s is None for s in spaces):
+            raise ValueError(
+                "root_head.space_from='frame' reads each frame's capture space from its "
+                "metainfo: every frame needs 'space_center' and 'space_size' (the dataset "
+                'sets them; PackMultiViewInputs keeps them in meta_keys); got '
+                + ('no spaces' if not spaces else
+                   '; '.join(f'frame {b}: {_fmt(s)}' for b, s in enumerate(spaces))))
+        if any(s != spaces[0] for s in spaces[1:]):
+            distinct = {}
+            for b, s in enumerate(spaces):
+                distinct.setdefault(s, []).append(b)
+            raise ValueError(
+                "root_head.space_from='frame': the frames of one batch must share the "
+                'capture space (one root grid per batch); this batch has '
+                + '; '.join(f'frames {idx}: {_fmt(s)}' for s, idx in distinct.items())
+                + '. Use batch_size=1, or batch frames of one space together.')
+        return spaces[0]

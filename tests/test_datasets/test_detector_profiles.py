@@ -6,7 +6,7 @@ import pytest
 from selfpose3d_mm.datasets.synthetic.body import PeopleSequence
 from selfpose3d_mm.datasets.synthetic.pseudo2d import (PSEUDO2D_DEFAULTS, PSEUDO2D_PROFILES,
                                                       simulate_pseudo_2d)
-from selfpose3d_mm.datasets.synthetic.rig import build_rig
+from selfpose3d_mm.datasets.synthetic.rig_config import build_rig
 from selfpose3d_mm.skeleton import PANOPTIC15_NAMES
 
 CENTER, SIZE = np.array([0.0, 0.0, 800.0]), np.array([6000.0, 6000.0, 2000.0])

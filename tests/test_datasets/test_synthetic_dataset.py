@@ -7,6 +7,8 @@ import pytest
 import torch
 from mmpose.registry import DATASETS
 
+import selfpose3d_mm  # noqa: F401  (registers the datasets when this file runs alone)
+
 from ..conftest import fixture_path
 
 PIPELINE = [

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from mmpose.registry import DATASETS
+from mmpose.registry import DATASETS, MODELS
 
 from selfpose3d_mm.apis.export import TOLERANCE, load_model_for_export, rig_of_dataset
 from selfpose3d_mm.datasets import multiview_collate
@@ -192,3 +192,24 @@ def test_image_model_front_end(tmp_path):
     err = manifest['files']['model_images']['onnx_max_error']
     assert max(v for k, v in err.items() if not k.startswith('compared')) <= TOLERANCE
     assert manifest['input_affines'] and len(manifest['input_affines']) == 5
+
+
+def test_frame_space_model_is_exported_for_one_fitted_space():
+    """A model whose root net searches each frame's space (the generalist) is exported
+    for the rig's space: same weights, 'config' mode on that space at the trained voxel."""
+    opts = dict(TINY, **{'model.root_head.space_from': 'frame'})
+    with pytest.raises(ValueError, match='--space-center'):
+        load_model_for_export(CONFIG, None, dict(opts))
+    from selfpose3d_mm.apis import load_config
+    frame_model = MODELS.build(load_config(CONFIG, dict(opts)).model)
+    space = ((500.0, -300.0, 800.0), (12000.0, 9000.0, 2000.0))
+    model, _ = load_model_for_export(CONFIG, None, dict(opts), space=space)
+    head = model.root_head
+    assert head.space_from == 'config'
+    expected = frame_model.root_head.root_space(space)
+    assert head.space_center == expected.center and head.cube_shape == expected.shape
+    assert np.allclose(head.trained_voxel, frame_model.root_head.trained_voxel)
+    assert all(n % 4 == 0 for n in head.cube_shape)
+    assert head.cube_shape[0] > 16  # covers the larger space, not the configured cube
+    assert {k: v.shape for k, v in model.state_dict().items()} == \
+        {k: v.shape for k, v in frame_model.state_dict().items()}

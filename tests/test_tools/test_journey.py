@@ -1,7 +1,7 @@
-"""The README's user journey on real files, with no weights: a Qualisys calibration and
+"""The README's user journey on real files, with no training: a Qualisys calibration and
 OpenPose JSON of two people in 4 cameras (Pose2Sim's demo data) → rig file + pseudo-label
-file → capture space → 3D poses by the triangulation method → tracked .trc / .c3d / CSV
-→ label-free quality report. Each step is the user's command (a subprocess)."""
+file → capture space → 3D poses by the triangulation method (and by the generalist that
+ships with the package) → tracked .trc / .c3d / CSV → label-free quality report. Each step is the user's command (a subprocess)."""
 import json
 import os
 import os.path as osp
@@ -67,6 +67,18 @@ def test_journey_triangulation_on_pose2sim(tmp_path):
     pictures = os.listdir(osp.join(demo, 'vis'))
     assert any(p.endswith('_views.jpg') for p in pictures)
     assert any(p.endswith('_3d.jpg') for p in pictures)
+
+    # the learned model that ships with the package, on this rig with no training (the
+    # space estimated): it runs and writes every frame (how good it is: benchmarks)
+    gen = str(tmp_path / 'generalist')
+    _run('tools/demo.py', '--model', 'generalist', '--refine', '--calibration', rig,
+         '--pseudo-labels', labels, '--pseudo-labels-only', '--frames', str(FRAMES),
+         '--no-pictures', '--out-dir', gen)
+    learned = json.load(open(osp.join(gen, 'poses3d.json')))
+    assert learned['model']['config'] == '--model generalist'
+    assert len(learned['frames']) == FRAMES
+    assert all(np.isfinite(np.asarray(p['keypoints_3d'], float)).any()
+               for f in learned['frames'] for p in f['persons'])
 
     export = str(tmp_path / 'export')
     _run('tools/export_poses.py', osp.join(demo, 'poses3d.json'), '--to', 'trc', 'csv',

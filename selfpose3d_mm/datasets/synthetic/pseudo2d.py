@@ -229,6 +229,7 @@ def compute_occlusion(uv: np.ndarray, depth: np.ndarray, focal: np.ndarray,
         return np.zeros((C, P, J), bool)
     # float32 and separate x / y planes: the (C, P*J, P*L) planes dominate the cost
     f32 = np.float32
+    uv = np.clip(uv, -1e6, 1e6)  # behind-camera ~1e10 px would overflow float32 squares
     a, b = uv[:, :, limbs[:, 0]], uv[:, :, limbs[:, 1]]                    # (C, P, L, 2)
     za, zb = depth[:, :, limbs[:, 0]], depth[:, :, limbs[:, 1]]
     limb_ok = (za > min_depth_mm) & (zb > min_depth_mm)

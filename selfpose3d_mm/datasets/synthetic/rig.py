@@ -1,16 +1,17 @@
-"""Camera rigs for the synthetic world: a generated ring of cameras or a real calibration."""
+"""The generated studio ring of the synthetic world (its default rig), and the camera
+aiming both it and the layout families (:mod:`.layouts`) use. Rigs from config dicts
+(ring, calibration file, named layout, random draws): :mod:`.rig_config`."""
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from selfpose3d_mm.geometry import MultiViewCameras
-from selfpose3d_mm.io import load_cameras
 from selfpose3d_mm.utils import merge_knobs
 
-__all__ = ['RING_RIG_DEFAULTS', 'make_ring_rig', 'build_rig']
+__all__ = ['RING_RIG_DEFAULTS', 'make_ring_rig', 'look_at']
 
 # Defaults model a studio: cameras on a ring around the capture space, slightly above
 # head height, looking down at its centre, with the lens distortion of HD studio
@@ -31,7 +32,7 @@ RING_RIG_DEFAULTS = dict(
 )
 
 
-def _look_at(position: np.ndarray, target: np.ndarray, roll: float) -> np.ndarray:
+def look_at(position: np.ndarray, target: np.ndarray, roll: float) -> np.ndarray:
     """World → camera rotation for a camera at ``position`` looking at ``target``
     (x right, y down in the image; world z up)."""
     z = target - position
@@ -71,7 +72,7 @@ def make_ring_rig(rng: np.random.Generator, space_center: Sequence[float],
         pos = np.array([cx + r * math.cos(az), cy + r * math.sin(az), u(cfg['height'])])
         target = np.array([cx, cy, cfg['look_at_height']]) + rng.normal(
             0, cfg['look_at_jitter'], 3) * np.array([1, 1, 0.3])
-        Ri = _look_at(pos, target, math.radians(rng.uniform(-1, 1) * cfg['roll_deg']))
+        Ri = look_at(pos, target, math.radians(rng.uniform(-1, 1) * cfg['roll_deg']))
         fx = (W / 2) / math.tan(math.radians(u(cfg['hfov_deg'])) / 2)
         fy = fx * (1 + rng.uniform(-1, 1) * cfg['aspect_jitter'])
         ppx = W / 2 + rng.uniform(-1, 1) * cfg['principal_jitter'] * W
@@ -82,25 +83,3 @@ def make_ring_rig(rng: np.random.Generator, space_center: Sequence[float],
         dist.append([u(cfg['k1']), u(cfg['k2']), u(cfg['p']), u(cfg['p']), u(cfg['k3'])])
     return MultiViewCameras(np.array(K), np.stack(R), np.stack(t), np.array(dist),
                             np.tile([W, H], (C, 1)), names=[f'synth_{i:02d}' for i in range(C)])
-
-
-def build_rig(cfg: Optional[dict], rng: np.random.Generator, space_center,
-              space_size) -> MultiViewCameras:
-    """A rig from a config dict.
-
-    ``None`` or ``dict(type='ring', **knobs)``: :func:`make_ring_rig`.
-    ``dict(type='file', path=..., fmt=None, **loader_kwargs)``: any calibration file
-    :func:`selfpose3d_mm.io.load_cameras` reads (Panoptic, Shelf/Campus, OpenCV
-    YAML); ``views=[...]`` keeps a subset.
-    """
-    cfg = dict(cfg or {})
-    kind = cfg.pop('type', 'ring')
-    if kind == 'ring':
-        return make_ring_rig(rng, space_center, space_size, **cfg)
-    if kind == 'file':
-        if 'path' not in cfg:
-            raise ValueError('rig of type "file" needs `path`')
-        views = cfg.pop('views', None)
-        cams = load_cameras(cfg.pop('path'), cfg.pop('fmt', None), **cfg)
-        return cams.select_views(views) if views is not None else cams
-    raise ValueError(f'unknown rig type {kind!r} (use "ring" or "file")')

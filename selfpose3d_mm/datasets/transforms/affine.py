@@ -8,7 +8,7 @@ that 3D ↔ augmented 2D stays exact downstream.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Sequence, Tuple
 
 import cv2
 import numpy as np

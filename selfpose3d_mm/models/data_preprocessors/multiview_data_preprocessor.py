@@ -4,8 +4,9 @@ Everything the network and the objectives read is assembled here, once per step,
 the host: the batch's rig (shared, recognised by the dataset's ``rig_id``, moved to the
 device once per rig and kept), the affines original pixel → heatmap pixel of every
 view-set (composed once), the pseudo poses padded over the batch in heatmap pixels, the
-keys under which the root-cube sampling grid is cached, and — only for an objective
-that trains on it — the 3D GT. Nothing here reads a device tensor back to the host.
+keys under which the root-cube sampling grid is cached, the frames' capture spaces
+(metainfo floats), and — only for an objective that trains on it — the 3D GT. Nothing
+here reads a device tensor back to the host.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from torch import Tensor
 from selfpose3d_mm.geometry import MultiViewCameras, apply_affine, compose_affine, \
     heatmap_affine
 from selfpose3d_mm.structures import GroundTruth3D, MultiViewBatch, PseudoPoses
+from selfpose3d_mm.structures.multiview_batch import capture_space_of
 
 __all__ = ['MultiViewDataPreprocessor', 'build_data_preprocessor']
 
@@ -161,7 +163,8 @@ class MultiViewDataPreprocessor(BaseDataPreprocessor):
             cameras=cameras, affines=affines.to(self._device), rig_id=rig_id,
             grid_keys=self._grid_keys(affines, rig_id),
             pseudo=None if pseudo is None else pseudo.to(self._device),
-            gt=None if gt is None else gt.to(self._device))
+            gt=None if gt is None else gt.to(self._device),
+            spaces=tuple(capture_space_of(s.metainfo) for s in samples))
         if inputs.dim() == 6 and inputs.shape[3] == 3:
             images = self.cast_data(inputs)
             batch.images = (images.float() - self.mean) / self.std

@@ -7,6 +7,10 @@ heatmaps per view (2D net, or rendered from 2D poses in heatmap-input mode)
 The network knows no training signal: ``loss`` hands the batch to the configured
 objective (``SelfPose3dObjective``: 2D pseudo poses only; ``VoxelPoseObjective``: 3D GT),
 which calls the stages below. See ``docs/architecture.md``.
+
+The root volume covers the configured space, or with ``root_head.space_from='frame'``
+each batch's own capture space at the trained voxel size (:meth:`SelfPose3D.root_space`);
+the pose net's person cubes are the same size everywhere.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from selfpose3d_mm.geometry import (RootGridCache, make_voxel_grid, render_gauss
                                     unproject_heatmaps)
 from selfpose3d_mm.structures import MultiViewBatch
 from ..data_preprocessors import build_data_preprocessor
+from ..heads.root_space import RootSpace
 from .refine import refine_cfg, refine_frame
 from .stages import TrainableStages
 
@@ -41,11 +46,15 @@ class SelfPose3D(TrainableStages, BaseModel):
         heatmap_input: rendering of input heatmaps in heatmap-input mode: ``sigma`` (heatmap
             px), ``use_scores`` (peak = keypoint score), ``min_score``.
         root_head, pose_head: configs of :class:`CuboidProposalHead` and
-            :class:`PoseRegressionHead`.
+            :class:`PoseRegressionHead` (``root_head.space_from``: the root volume over
+            the configured space, ``'config'``, or each batch's capture space at the
+            trained voxel size, ``'frame'``).
         root_channels: ``'root'`` (SelfPose3d: only the root heatmap) or ``'all'`` (VoxelPose).
         objective: the training objective (``SelfPose3dObjective`` / ``VoxelPoseObjective``);
             None for a model that only predicts.
-        test_cfg: ``threshold`` (overrides the root head's), ``return_root_volume``,
+        test_cfg: ``threshold`` (overrides the root head's), ``return_root_volume`` (the
+            sample's ``root_volume`` and, in its metainfo, ``root_space``: its grid's
+            ``(center, size, shape)``),
             ``refine`` (None: off; a dict of knobs: refine the joints with the frame's 2D
             poses, :mod:`selfpose3d_mm.geometry.pose_refinement`).
     """
@@ -120,14 +129,24 @@ class SelfPose3D(TrainableStages, BaseModel):
             return heatmaps
         return heatmaps[:, :, self.root_index:self.root_index + 1]
 
-    def root_volume(self, root_input: Tensor, batch: MultiViewBatch, view_set: int = 0
-                    ) -> Tensor:
-        """Root likelihood (B, X, Y, Z) from the root net's input heatmaps (B, C, c, h, w)
-        of one view-set (the sampling grid is cached when the batch shares it)."""
+    def root_space(self, batch: MultiViewBatch) -> RootSpace:
+        """The grid of this batch's root volume: the configured cube, or (``space_from=
+        'frame'``) the frames' shared capture space at the trained voxel size. Host
+        floats only: no device tensor is read."""
+        if self.root_head.space_from == 'config':
+            return self.root_head.config_space
+        return self.root_head.root_space(batch.shared_space())
+
+    def root_volume(self, root_input: Tensor, batch: MultiViewBatch, view_set: int = 0,
+                    space: Optional[RootSpace] = None) -> Tensor:
+        """Root likelihood (B, X, Y, Z) on ``space`` (default: :meth:`root_space`) from
+        the root net's input heatmaps (B, C, c, h, w) of one view-set (the sampling grid
+        is cached when the batch shares it)."""
+        space = self.root_space(batch) if space is None else space
         key = batch.grid_keys[view_set] if batch.grid_keys else None
         vol = self.root_grid.unproject(root_input, batch.cameras, batch.affines[:, view_set],
-                                       key=key)
-        return self.root_head(vol)
+                                       key=key, space=space)
+        return self.root_head(vol, space)
 
     def pose_from_proposals(self, heatmaps: Tensor, batch: MultiViewBatch, view_set: int,
                             centers: Tensor, batch_index: Tensor) -> Tensor:
@@ -154,9 +173,10 @@ class SelfPose3D(TrainableStages, BaseModel):
         raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, predict and tensor')
 
     def _detect(self, batch: MultiViewBatch) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        space = self.root_space(batch)
         hm = self.heatmaps(batch, 0)
-        root = self.root_volume(self.root_input(hm), batch, 0)
-        centers, scores = self.root_head.decode(root)
+        root = self.root_volume(self.root_input(hm), batch, 0, space)
+        centers, scores = self.root_head.decode(root, space)
         return hm, root, centers, scores
 
     def _forward(self, batch: MultiViewBatch) -> Dict[str, Tensor]:
@@ -187,6 +207,7 @@ class SelfPose3D(TrainableStages, BaseModel):
                     batch, b, joints[sel].detach(), refine)
             if self.test_cfg.get('return_root_volume', False):
                 s.root_volume = root[b].detach()
+                s.set_metainfo(dict(root_space=tuple(self.root_space(batch))))
         return list(samples)
 
     def loss(self, batch: MultiViewBatch, samples=None) -> Dict[str, Tensor]:

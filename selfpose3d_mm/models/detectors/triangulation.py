@@ -5,6 +5,7 @@ from typing import Optional, Sequence
 
 import torch
 from mmengine.model import BaseModel
+from mmengine.runner import load_checkpoint
 from mmengine.structures import InstanceData
 from mmpose.registry import MODELS
 
@@ -33,12 +34,22 @@ class TriangulationBaseline(BaseModel):
             ``space_center`` / ``space_size`` metainfo (no space check when absent).
         view_set: which affine view-set's pseudo poses to use.
         triangulation: knobs of ``TRIANGULATION_DEFAULTS`` (validated at build time).
+        embedder: optional pose-embedding model config (``MCSSEmbedder``): the persons of
+            every view are embedded from the images and the cross-view association also
+            uses the embeddings (knob ``embedding_association``; docs/mcss.md). Needs
+            frames with images.
+        embedder_checkpoint: the embedder's weights (loaded here: the test loop does
+            not call ``init_weights``).
+        embedding_crop: ``crop_size`` / ``min_score`` / ``padding`` of
+            ``MCSSEmbedder.embed_people``.
         data_preprocessor: defaults to ``MultiViewDataPreprocessor``.
     """
 
     def __init__(self, space_center: Optional[Sequence[float]] = None,
                  space_size: Optional[Sequence[float]] = None, view_set: int = 0,
-                 triangulation: Optional[dict] = None,
+                 triangulation: Optional[dict] = None, embedder: Optional[dict] = None,
+                 embedder_checkpoint: Optional[str] = None,
+                 embedding_crop: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
         super().__init__(data_preprocessor=build_data_preprocessor(data_preprocessor),
                          init_cfg=init_cfg)
@@ -47,6 +58,13 @@ class TriangulationBaseline(BaseModel):
         self.view_set = int(view_set)
         self.knobs = dict(triangulation or {})
         resolve_triangulation_knobs(self.knobs)  # unknown / invalid knobs fail when the model is built
+        self.embedder = None if embedder is None else MODELS.build(embedder)
+        self.embedding_crop = dict(embedding_crop or {})
+        if self.embedder is not None:
+            self.embedder.eval()
+            if embedder_checkpoint is not None:
+                load_checkpoint(self.embedder, embedder_checkpoint, map_location='cpu',
+                                strict=False, revise_keys=[(r'^module\.', '')])
 
     def forward(self, inputs: MultiViewBatch, data_samples=None, mode: str = 'predict'):
         if mode == 'predict':
@@ -80,7 +98,20 @@ class TriangulationBaseline(BaseModel):
         size = self.space_size if self.space_size is not None else \
             sample.metainfo.get('space_size')
         return triangulate_people(kp, scores, mask, batch.cameras_of(b), center, size,
-                                  **self.knobs)
+                                  embeddings=self.embeddings(batch, b), **self.knobs)
+
+    def embeddings(self, batch: MultiViewBatch, b: int):
+        """(C, P, D) pose embeddings of frame ``b``'s persons, or None without embedder."""
+        if self.embedder is None:
+            return None
+        if batch.images is None:
+            raise ValueError('TriangulationBaseline: an embedder needs the frames\' images '
+                             '(a dataset with images and LoadMultiViewImages in the '
+                             'pipeline)')
+        kp, scores, vis = batch.pseudo.view_set(self.view_set)  # input pixels of the set
+        return self.embedder.embed_people(batch.images[b, self.view_set], kp[b],
+                                          scores[b] * vis[b], batch.pseudo.person_mask[b],
+                                          **self.embedding_crop)
 
     @torch.no_grad()
     def predict(self, batch: MultiViewBatch, samples) -> list:

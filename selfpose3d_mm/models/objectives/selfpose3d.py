@@ -13,6 +13,10 @@ puts GT into its batch and refuses a training sample that carries any.
     loss_attn       keeps the soft attention from collapsing to 0
     loss_pose_l1    Hungarian-matched L1 between those projections and the pseudo poses,
                     with hard view attention (the worst view of each frame dropped)
+
+The root volumes are on the network's grid of the batch (``net.root_space(batch)``): with
+``root_head.space_from='frame'`` the synthetic roots are drawn in the batch's own capture
+space and their targets encoded on its grid.
 """
 from __future__ import annotations
 
@@ -108,6 +112,15 @@ class SelfPose3dObjective(BaseObjective):
         self.root_sampler = SyntheticRootSampler(
             net.root_head.space_center, net.root_head.space_size, **self.cfg['root_syn'])
 
+    def sampler_for(self, net, batch) -> SyntheticRootSampler:
+        """The synthetic-root sampler of the batch: over the configured space, or with
+        ``space_from='frame'`` over the batch's capture space (a few floats: built per
+        step, nothing read from the device)."""
+        if net.root_head.space_from == 'config':
+            return self.root_sampler
+        center, size = batch.shared_space()
+        return SyntheticRootSampler(center, size, **self.cfg['root_syn'])
+
     # ------------------------------------------------------------------ labels
     def pseudo_labels(self, batch, view_set: int) -> Tuple[Tensor, Tensor]:
         """Pseudo poses of one view-set under the current label set ('soft'/'hard'):
@@ -133,6 +146,7 @@ class SelfPose3dObjective(BaseObjective):
                              f'sample (x0, x1, x2); the pipeline gave {S}: use '
                              'MultiViewRandomAffinePair in the train pipeline')
         need_hm = bool(on - {'loss_root_syn'})
+        space = net.root_space(batch)  # one root grid for the step (host floats)
         hms = [net.heatmaps(batch, k) for k in range(S)] if need_hm else []
         labels = [self.pseudo_labels(batch, k) for k in range(S)] if need_hm else []
         losses: Dict[str, Tensor] = {}
@@ -141,26 +155,28 @@ class SelfPose3dObjective(BaseObjective):
                 torch.mean((hm - self.target_heatmaps(net, kp, vis)) ** 2)
                 for hm, (kp, vis) in zip(hms, labels)) / S
         if 'loss_root_syn' in on:
-            losses['loss_root_syn'] = self.synthetic_root_loss(net, batch)
+            losses['loss_root_syn'] = self.synthetic_root_loss(net, batch, space)
         if net.with_heatmap_net and not net.trains('heatmap_net_2d'):
             hms = [h.detach() for h in hms]
         if 'loss_root_cons' in on:
             with torch.no_grad():
-                g0 = net.root_volume(net.root_input(hms[0]), batch, 0)
-            vols = [net.root_volume(net.root_input(hms[k]), batch, k) for k in (1, 2)]
+                g0 = net.root_volume(net.root_input(hms[0]), batch, 0, space)
+            vols = [net.root_volume(net.root_input(hms[k]), batch, k, space) for k in (1, 2)]
             losses['loss_root_cons'] = self.root_consistency(vols, g0)
         if on & {'loss_pose_hm', 'loss_pose_l1', 'loss_attn'}:
-            losses.update(self.pose_losses(net, batch, hms, labels, on))
+            losses.update(self.pose_losses(net, batch, hms, labels, on, space))
         return losses
 
-    def synthetic_root_loss(self, net, batch) -> Tensor:
+    def synthetic_root_loss(self, net, batch, space=None) -> Tensor:
         """Root net on synthetic roots: rendered in every view of the chosen sets,
-        unprojected, compared with their 3D Gaussian target."""
+        unprojected on the batch's root grid ``space`` (default ``net.root_space``),
+        compared with their 3D Gaussian target."""
         cfg = self.cfg
         dev = batch.device
-        roots, mask = self.root_sampler.sample(batch.batch_size, device=dev,
-                                               generator=self.generator)  # (B, K, 3)
-        target = net.root_head.encode(roots, mask)
+        space = net.root_space(batch) if space is None else space
+        roots, mask = self.sampler_for(net, batch).sample(
+            batch.batch_size, device=dev, generator=self.generator)  # (B, K, 3)
+        target = net.root_head.encode(roots, mask, space)
         lo, hi = cfg['root_syn_amplitude']
         sets = [k for k in cfg['root_syn_sets'] if k < batch.num_sets]
         px, valid = batch.cameras.project(roots, return_valid=True)  # (B, C, K, 2) original px
@@ -175,7 +191,7 @@ class SelfPose3dObjective(BaseObjective):
                 hm = (hm + self.randn(hm.shape, hm) * cfg['root_syn_noise']).clamp(0, 1)
             if net.root_channels == 'all':
                 hm = hm.expand(-1, -1, net.num_joints, -1, -1)
-            total = total + net.root_head.loss(net.root_volume(hm, batch, k), target)
+            total = total + net.root_head.loss(net.root_volume(hm, batch, k, space), target)
         return total / max(len(sets), 1)
 
     def attention(self, batch, heatmaps: Tensor, view_set: int) -> Optional[Tensor]:
@@ -186,11 +202,14 @@ class SelfPose3dObjective(BaseObjective):
         att = self.attention_net(x.flatten(0, 1), output_size=(h, w))
         return att.view(B, C, *att.shape[1:])
 
-    def pose_losses(self, net, batch, hms: List[Tensor], labels: list, on) -> Dict[str, Tensor]:
-        """Pose net on x¹ and x² from the proposals of x⁰; the cross-view losses."""
+    def pose_losses(self, net, batch, hms: List[Tensor], labels: list, on, space=None
+                    ) -> Dict[str, Tensor]:
+        """Pose net on x¹ and x² from the proposals of x⁰ (root grid ``space``, default
+        ``net.root_space``); the cross-view losses."""
+        space = net.root_space(batch) if space is None else space
         with torch.no_grad():  # proposals from the un-augmented set (root net frozen)
-            g0 = net.root_volume(net.root_input(hms[0].detach()), batch, 0)
-            centers, scores = net.root_head.decode(g0)
+            g0 = net.root_volume(net.root_input(hms[0].detach()), batch, 0, space)
+            centers, scores = net.root_head.decode(g0, space)
         thr = self.cfg['proposal_threshold']
         thr = net.root_head.threshold if thr is None else thr
         b_idx, k_idx = (scores > thr).nonzero(as_tuple=True)

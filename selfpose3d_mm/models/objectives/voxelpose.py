@@ -7,6 +7,9 @@ objective's ``gt_policy`` is ``'required'``), the cameras and the un-augmented v
     loss_root   root net vs the 3D Gaussian target at the GT roots
     loss_pose   L1 (mm) of the pose net's joints in cubes at the GT roots (teacher
                 forcing) or at proposals within ``match_radius`` of a GT root
+
+The root volume and its target are on the network's grid of the batch
+(``net.root_space(batch)``: the batch's capture space with ``space_from='frame'``).
 """
 from __future__ import annotations
 
@@ -61,10 +64,12 @@ class VoxelPoseObjective(BaseObjective):
         hm_in = hm.detach() if net.with_heatmap_net else hm
         roots = gt.keypoints[:, :, net.root_index]
         root = None
+        space = net.root_space(batch)
         if 'loss_root' in on or not self.pose_on_gt_roots:
-            root = net.root_volume(net.root_input(hm_in), batch, 0)
+            root = net.root_volume(net.root_input(hm_in), batch, 0, space)
         if 'loss_root' in on:
-            losses['loss_root'] = net.root_head.loss(root, net.root_head.encode(roots, gt.mask))
+            losses['loss_root'] = net.root_head.loss(
+                root, net.root_head.encode(roots, gt.mask, space))
         if 'loss_pose' in on:
             if self.pose_on_gt_roots:
                 # teacher forcing: cubes at the GT roots (jittered by about a root voxel)
@@ -72,7 +77,7 @@ class VoxelPoseObjective(BaseObjective):
                 centers = roots[b_idx, g_idx]
                 centers = centers + self.randn(centers.shape, centers) * self.root_jitter
             else:
-                proposals, _ = net.root_head.decode(root)
+                proposals, _ = net.root_head.decode(root, space)
                 d = torch.cdist(proposals, roots)  # (B, K, G)
                 d = d.masked_fill(~gt.mask.unsqueeze(1), float('inf'))
                 dist, match = d.min(-1)
