@@ -47,6 +47,7 @@ from selfpose3d_mm.geometry import triangulate_people
 from selfpose3d_mm.geometry.canonical_pose import canonicalize_poses
 from selfpose3d_mm.io.predictions import load_prediction_file
 from ..samplers import sample_seed
+from ..transforms.affine import pad_views
 from .clips import MultiViewClips
 from .people import boxes_from_keypoints
 
@@ -57,14 +58,10 @@ POSE_SOURCES = ('triangulation', 'predictions')
 
 def pad_pseudo_poses(info: dict, num_joints: int):
     """A sample's per-view pseudo poses → (C, Q, J, 2), (C, Q, J), (C, Q) padded tensors."""
-    kps, scs = info['pseudo_keypoints'], info['pseudo_keypoint_scores']
-    C, Q = len(kps), max([len(k) for k in kps] + [0])
-    kp = np.zeros((C, Q, num_joints, 2), np.float32)
-    sc = np.zeros((C, Q, num_joints), np.float32)
-    mask = np.zeros((C, Q), bool)
-    for c in range(C):  # C views
-        n = len(kps[c])
-        kp[c, :n], sc[c, :n], mask[c, :n] = kps[c], scs[c], True
+    kps = info['pseudo_keypoints']
+    kp = pad_views(kps, (num_joints, 2), np.float32)
+    sc = pad_views(info['pseudo_keypoint_scores'], (num_joints, ), np.float32)
+    mask = pad_views([np.ones(len(k), bool) for k in kps], (), bool)
     return torch.from_numpy(kp), torch.from_numpy(sc), torch.from_numpy(mask)
 
 
