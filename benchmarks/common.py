@@ -66,39 +66,21 @@ def best_of(fn, repeats: int, device='cpu') -> float:
 METRIC_KEYS = ('AP25', 'AP50', 'AP75', 'AP100', 'AP125', 'AP150', 'Recall@500', 'MPJPE')
 
 
-def train_and_test(config: str, work_dir: str, cfg_options=(), test_options=(),
-                   log_file=None) -> dict:
-    """Train with ``tools/train.py`` (a subprocess, exactly the user's command; wall time
-    measured), then evaluate the last checkpoint on the config's test split with
-    ``tools/test.py``'s runner. Returns ``{metric keys..., 'train_s', 'checkpoint'}``."""
-    import glob
-    import subprocess
-
-    from mmengine.config import Config
-    from mmengine.runner import Runner
-
+def train_and_test(config: str, work_dir: str, cfg_options=(), test_options=()) -> dict:
+    """:func:`train_with_tool` (the user's ``tools/train.py``, wall time measured), then
+    :func:`test_with_runner` on the last ``epoch_*.pth`` with the config's test split
+    (``cfg_options`` and ``test_options`` merged). Returns the metric keys, ``train_s``,
+    ``checkpoint`` and ``command``."""
+    from mmengine.config import Config, DictAction
     root = osp.dirname(osp.dirname(osp.abspath(__file__)))
-    cmd = [sys.executable, osp.join(root, 'tools', 'train.py'), config, '--work-dir', work_dir]
-    if cfg_options:
-        cmd += ['--cfg-options', *cfg_options]
-    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    t = time.perf_counter()
-    with open(log_file or os.devnull, 'w') as log:
-        subprocess.run(cmd, check=True, env=env, stdout=log, stderr=subprocess.STDOUT)
-    train_s = time.perf_counter() - t
-    ckpts = sorted(glob.glob(osp.join(work_dir, 'epoch_*.pth')),
-                   key=lambda p: int(osp.basename(p)[6:-4]))
+    info = train_with_tool(config, work_dir, cfg_options)
     cfg = Config.fromfile(config)
     opts = dict(o.split('=', 1) for o in (*cfg_options, *test_options))
     if opts:
-        from mmengine.config import DictAction
         cfg.merge_from_dict({k: DictAction._parse_iterable(v) for k, v in opts.items()})
-    cfg.work_dir = osp.join(work_dir, 'test')
-    cfg.load_from = ckpts[-1]
-    metrics = Runner.from_cfg(cfg).test()
-    out = {k: float(metrics[k]) for k in METRIC_KEYS}
-    out.update(train_s=train_s, checkpoint=osp.relpath(ckpts[-1], root))
-    return out
+    metrics = test_with_runner(cfg, osp.join(root, info['checkpoint']),
+                               osp.join(work_dir, 'test'))
+    return dict({k: float(metrics[k]) for k in METRIC_KEYS}, **info)
 
 
 def train_with_tool(config: str, work_dir: str, cfg_options=(), extra_args=(),

@@ -26,12 +26,11 @@ import json
 import os
 import os.path as osp
 import sys
-import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from benchmarks.common import (METRIC_KEYS, RESULTS_DIR, machine,  # noqa: E402
-                               write_result)
+                               test_with_runner, train_with_tool, write_result)
 
 OUT = 'synthetic_realistic.json'
 MODELS = dict(selfsup='configs/selfpose3d_synthetic.py',
@@ -52,14 +51,9 @@ TEST_FRAMES = 300
 
 def train(name: str, setting: str, reuse: bool) -> dict:
     """Train model ``name`` on the world of ``setting`` with tools/train.py (the user's
-    command, a subprocess); returns train_s and the checkpoint."""
-    import glob
-    import subprocess
+    command, :func:`train_with_tool`); returns train_s, the checkpoint, the config."""
     work = osp.join(ROOT, 'work_dirs', f'bench_realistic_{name}_{setting}')
-    record = osp.join(work, 'benchmark_train.json')
-    if reuse and osp.exists(record):
-        return json.load(open(record))
-    config = MODELS[name]
+    config = osp.join(ROOT, MODELS[name])
     if SETTINGS[setting]['world'] or SETTINGS[setting]['model']:
         os.makedirs(work, exist_ok=True)
         config = osp.join(work, f'{name}_{setting}.py')  # the model's config, other world
@@ -69,24 +63,12 @@ def train(name: str, setting: str, reuse: bool) -> dict:
                     + ''.join(f'{s}_dataloader = dict(dataset=dict(**{world}))\n'
                               for s in ('train', 'val', 'test'))
                     + f"model = dict(**{SETTINGS[setting]['model']!r})\n")
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', work]
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
-    t = time.perf_counter()
-    os.makedirs(work, exist_ok=True)
-    with open(osp.join(work, 'train_stdout.log'), 'w') as log:
-        subprocess.run(cmd, check=True, env=env, stdout=log, stderr=subprocess.STDOUT)
-    ckpts = sorted(glob.glob(osp.join(work, 'epoch_*.pth')),
-                   key=lambda p: int(osp.basename(p)[6:-4]))
-    out = dict(train_s=time.perf_counter() - t, checkpoint=osp.relpath(ckpts[-1], ROOT),
-               config=osp.relpath(config, ROOT), trained_on=setting, command=' '.join(cmd[1:]))
-    with open(record, 'w') as f:
-        json.dump(out, f, indent=2)
-    return out
+    info = train_with_tool(config, work, reuse=reuse)
+    return dict(info, config=osp.relpath(config, ROOT), trained_on=setting)
 
 
 def test(config: str, checkpoint, setting: str, seed: int, refine: bool) -> dict:
     from mmengine.config import Config
-    from mmengine.runner import Runner
     cfg = Config.fromfile(osp.join(ROOT, config))
     ds = cfg.test_dataloader.dataset
     ds.update(SETTINGS[setting]['world'], seed=seed, num_samples=TEST_FRAMES)
@@ -95,14 +77,10 @@ def test(config: str, checkpoint, setting: str, seed: int, refine: bool) -> dict
             cfg.model[k].update(v)
     if refine:
         cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {}, refine=dict())
-    cfg.work_dir = osp.join(ROOT, 'work_dirs', 'bench_realistic_test')
-    cfg.load_from = osp.join(ROOT, checkpoint) if checkpoint else None
-    cfg.visualizer = dict(type='Visualizer', vis_backends=[])
-    t = time.perf_counter()
-    metrics = Runner.from_cfg(cfg).test()
-    wall = time.perf_counter() - t
+    metrics = test_with_runner(cfg, osp.join(ROOT, checkpoint) if checkpoint else None,
+                               osp.join(ROOT, 'work_dirs', 'bench_realistic_test'))
     out = {k: float(metrics[k]) for k in METRIC_KEYS}
-    out['infer_ms_per_frame'] = 1000.0 * wall / TEST_FRAMES
+    out['infer_ms_per_frame'] = 1000.0 * metrics['test_s'] / TEST_FRAMES
     return out
 
 

@@ -43,8 +43,7 @@ def run_test_only(config: str, work_dir: str) -> dict:
 
 
 def run(config: str, name: str) -> dict:
-    res = train_and_test(config, osp.join(ROOT, 'work_dirs', f'bench_{name}'),
-                         log_file=osp.join(ROOT, 'work_dirs', f'bench_{name}.log'))
+    res = train_and_test(config, osp.join(ROOT, 'work_dirs', f'bench_{name}'))
     res['config'] = config
     print(name, json.dumps(res), flush=True)
     return res

@@ -25,8 +25,7 @@ def main():
     p.add_argument('--out', default='synthetic_supervised.json')
     args = p.parse_args()
     import selfpose3d_mm  # noqa: F401
-    res = train_and_test(args.config, args.work_dir,
-                         log_file=osp.join(ROOT, 'work_dirs', 'bench_supervised_train.log'))
+    res = train_and_test(args.config, args.work_dir)
     res.update(config=args.config, machine=machine())
     print(res)
     print('written', write_result(args.out, res))

@@ -34,7 +34,7 @@ import time
 from mmengine.config import DictAction
 
 from selfpose3d_mm.io.calibration import CALIBRATION_FORMATS
-from selfpose3d_mm.model_zoo import PRETRAINED_MODELS, pretrained_model
+from selfpose3d_mm.model_zoo import PRETRAINED_MODELS
 from selfpose3d_mm.utils.cli import parse_view_map
 
 
@@ -129,15 +129,14 @@ def build_inferencer(args):
     model needs its checkpoint."""
     from mmengine.config import Config
 
-    from selfpose3d_mm.apis import METHOD_ALIASES, MultiViewPoseInferencer, load_config
+    from selfpose3d_mm.apis import (METHOD_ALIASES, MultiViewPoseInferencer, load_config,
+                                    named_model_config)
 
     if args.method:
         cfg = Config(copy.deepcopy(METHOD_ALIASES[args.method]))
         cfg.merge_from_dict(args.cfg_options)
     elif args.model:
-        config, weights = pretrained_model(args.model)
-        cfg = load_config(config, args.cfg_options)
-        cfg.model.objective = None  # predicts only: no attention net, no losses
+        cfg, weights = named_model_config(args.model, args.cfg_options)  # predicts only
         args.checkpoint = args.checkpoint or weights
     else:
         if not osp.isfile(args.config):

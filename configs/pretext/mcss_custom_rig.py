@@ -12,7 +12,7 @@
 #   python tools/train.py configs/pretext/mcss_custom_rig.py
 #   python tools/pose_search.py data/my_rig/demo/poses3d.json --frame 120 \
 #       --config configs/pretext/mcss_custom_rig.py \
-#       --checkpoint work_dirs/mcss_custom_rig/iter_300.pth
+#       --checkpoint work_dirs/mcss_custom_rig/iter_1200.pth
 #
 # Use it as the base of your own config (or edit a copy):
 #

@@ -5,7 +5,7 @@
 # keep their own init). The same schedule as the base config.
 #
 #   python tools/train.py configs/pretext/sync_flip_synthetic.py
-#   python tools/extract_backbone.py work_dirs/sync_flip_synthetic/iter_300.pth \
+#   python tools/extract_backbone.py work_dirs/sync_flip_synthetic/iter_1000.pth \
 #       work_dirs/sync_flip_synthetic/backbone.pth
 #   python tools/train.py configs/pretext/selfpose3d_images_from_sync.py
 #

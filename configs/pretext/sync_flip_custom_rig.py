@@ -17,7 +17,7 @@
 #   # or image folders: images = dict(cam_a='frames/a', ...); videos = None
 #
 #   python tools/train.py configs/my_studio_sync.py
-#   python tools/extract_backbone.py work_dirs/my_studio_sync/iter_300.pth backbone.pth
+#   python tools/extract_backbone.py work_dirs/my_studio_sync/iter_1000.pth backbone.pth
 #
 # The settings below are top-level variables; `linked_settings` (end of file) carries
 # them into the datasets after a child config's overrides (selfpose3d_mm/apis/

@@ -68,9 +68,9 @@ from mmpose.registry import DATASETS, TRANSFORMS
 
 from selfpose3d_mm.datasets import BaseMultiViewDataset, multiview_collate
 from selfpose3d_mm.datasets.transforms import LoadMultiViewImages
-from selfpose3d_mm.model_zoo import PRETRAINED_MODELS, pretrained_model
+from selfpose3d_mm.model_zoo import PRETRAINED_MODELS
 from .inference_outputs import InferenceOutputs, frame_result, jsonable
-from .methods import InferenceMethod, resolve_method_config
+from .methods import InferenceMethod, named_model_config, resolve_method_config
 from .rig_inputs import RIG_KEYS, HeatmapInputError, build_rig_dataset
 
 __all__ = ['MultiViewPoseInferencer', 'HeatmapInputError', 'RIG_KEYS']
@@ -101,14 +101,14 @@ class MultiViewPoseInferencer(BaseInferencer):
         self.model_name = None
         if isinstance(model, str) and model in PRETRAINED_MODELS:
             self.model_name = model
-            model, zoo_weights = pretrained_model(model)
+            cfg, zoo_weights = named_model_config(model)   # predicts only
             weights = weights or zoo_weights
-        self.config_path = model if isinstance(model, str) else getattr(
-            model, 'filename', None)  # Config.fromfile() keeps its path
+            self.config_path = cfg.filename
+        else:
+            self.config_path = model if isinstance(model, str) else getattr(
+                model, 'filename', None)  # Config.fromfile() keeps its path
+            cfg = resolve_method_config(model)
         self.weights = weights
-        cfg = resolve_method_config(model)
-        if self.model_name is not None:  # predicts only: no attention net, no losses
-            cfg.model.objective = None
         self.method = None
         super().__init__(cfg, weights, device, scope, show_progress=False)
 

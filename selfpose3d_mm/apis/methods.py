@@ -31,7 +31,8 @@ from selfpose3d_mm.models import SelfPose3D, TriangulationBaseline
 from selfpose3d_mm.models.detectors.refine import refine_cfg
 from .config_links import apply_linked_settings, load_config
 
-__all__ = ['METHOD_ALIASES', 'resolve_method_config', 'InferenceMethod']
+__all__ = ['METHOD_ALIASES', 'resolve_method_config', 'named_model_config',
+           'InferenceMethod']
 
 # name → the config it stands for (the 2D poses are mapped through a keep-aspect resize
 # to this input size and back: it only adds float rounding)
@@ -43,6 +44,17 @@ METHOD_ALIASES = {
 }
 
 Space = Tuple[Tuple[float, float, float], Tuple[float, float, float]]
+
+
+def named_model_config(name: str, cfg_options: Optional[dict] = None) -> Tuple[Config, str]:
+    """(config, weights path) of a model the package ships
+    (:data:`~selfpose3d_mm.model_zoo.PRETRAINED_MODELS`), set up to predict only: no
+    training objective (no attention net to build, no losses)."""
+    from selfpose3d_mm.model_zoo import pretrained_model
+    config, weights = pretrained_model(name)
+    cfg = load_config(config, cfg_options)
+    cfg.model.objective = None
+    return cfg, weights
 
 
 def resolve_method_config(model: Union[str, dict, Config]) -> Union[Config, ConfigDict]:

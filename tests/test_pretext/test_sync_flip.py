@@ -269,6 +269,17 @@ def test_backbone_transfers_into_the_image_path_selfpose3d(tiny_run, tmp_path):
     assert torch.equal(plain.backbone.conv1.weight, ref)
     assert torch.equal(plain.objective.attention_net.backbone.conv1.weight, ref)
 
+    # the 2D fine-tuning config of the transfer benchmark, with its header's cfg-options
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'pretext', 'heatmap2d_synthetic.py'))
+    cfg.merge_from_dict({'model.heatmap_net_2d.backbone.init_cfg.type': 'Pretrained',
+                         'model.heatmap_net_2d.backbone.init_cfg.prefix': 'backbone.',
+                         'model.heatmap_net_2d.backbone.init_cfg.checkpoint': out})
+    assert cfg.val_dataloader is None and cfg.train_cfg.max_epochs == 2
+    finetune = MODELS.build(cfg.model)
+    finetune.init_weights()
+    assert torch.equal(finetune.backbone.conv1.weight, ref)
+    assert finetune.head_2d.deconv_layers[0].out_channels == 128
+
 
 POSE2SIM = FIXTURES / 'pose2sim' / 'multiperson_videos'
 
