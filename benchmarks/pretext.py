@@ -126,7 +126,6 @@ def pck_2d(config: str, checkpoint: str, thr: float = PCK_THR) -> dict:
     load_checkpoint(model, osp.join(ROOT, checkpoint), map_location='cpu', logger='silent')
     model.eval()
     sums = {k: np.zeros((2, model.num_joints)) for k in ('net', 'pseudo')}  # hits, counted
-    w, h = model.heatmap_size
     with torch.no_grad():
         for data in runner.test_dataloader:
             data = model.data_preprocessor(data, False)
@@ -143,8 +142,7 @@ def pck_2d(config: str, checkpoint: str, thr: float = PCK_THR) -> dict:
                 uv, front = cams.project(gt.keypoints_3d.reshape(-1, 3).to(batch.device),
                                          return_valid=True)          # (C, G*J, 2)
                 uv = apply_affine(uv, batch.affines[b, 0]).view(-1, G, J, 2)
-                inside = (uv[..., 0] >= 0) & (uv[..., 0] <= w - 1) & \
-                         (uv[..., 1] >= 0) & (uv[..., 1] <= h - 1)
+                inside = ((uv >= 0) & (uv <= uv.new_tensor(model.heatmap_size) - 1)).all(-1)
                 visible = front.view(-1, G, J) & inside & \
                     gt.keypoints_3d_visible.bool().to(batch.device)[None]
                 for key, hm in hms.items():

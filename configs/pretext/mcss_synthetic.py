@@ -12,7 +12,7 @@
 #   python tools/extract_backbone.py work_dirs/mcss_synthetic/best_*.pth \
 #       work_dirs/mcss_synthetic/backbone.pth     # -> the image-path SelfPose3d (transfer)
 #
-# CPU-sized (64 px crops, ResNet-18, 1200 iterations: about 10 min on 2 cores); the paper
+# CPU-sized (64 px crops, ResNet-18, 1200 iterations: 8-12 min on 2 cores); the paper
 # uses 224 px crops and far longer schedules: raise crop_size, max_iters and the data.
 _base_ = ['../_base_/default_runtime.py']
 custom_imports = dict(imports=['selfpose3d_mm',

@@ -8,7 +8,7 @@
 #       work_dirs/sync_flip_synthetic/backbone.pth
 #   python tools/train.py configs/pretext/selfpose3d_images_from_sync.py
 #
-# CPU-sized (64 px crops, ResNet-18, 1000 iterations: about 10 min on 2 cores); the paper
+# CPU-sized (64 px crops, ResNet-18, 1000 iterations: 12-16 min on 2 cores); the paper
 # trains on 224 px crops for far longer: raise crop_size, max_iters and the data.
 _base_ = ['../_base_/default_runtime.py']
 custom_imports = dict(imports=['selfpose3d_mm', 'selfpose3d_mm.datasets.pretext',
