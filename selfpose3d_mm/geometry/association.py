@@ -73,7 +73,7 @@ from .epipolar import (EpipolarRig, epipolar_distance, flip_permutation, person_
                        truncated_mean)
 
 __all__ = ['TRIANGULATION_DEFAULTS', 'PANOPTIC15_BONE_RANGES', 'resolve_triangulation_knobs',
-           'extend_clusters', 'triangulate_people']
+           'extend_clusters', 'triangulate_people', 'triangulate_clusters']
 
 # Generous (min, max) lengths in mm per limb of PANOPTIC15_LIMBS (selfpose3d_mm.skeleton):
 # adult anthropometry (statures 1.4-2.1 m) widened for the joint-placement noise of marker-less reconstructions.
@@ -236,6 +236,123 @@ def extend_clusters(rig: EpipolarRig, state: dict, obs: dict, flip: Tensor, k: d
     return idx
 
 
+
+def _device(keypoints) -> torch.device:
+    return keypoints.device if isinstance(keypoints, Tensor) else torch.device('cpu')
+
+
+def _prepare(keypoints, scores, person_mask, cameras: MultiViewCameras, k: dict,
+             owner: str):
+    """Validated, normalised observations of one frame: ``(rig, obs, flip_pairs, flip)``,
+    or None when nothing can be triangulated (fewer than 2 views, no person)."""
+    device = _device(keypoints)
+    kp = torch.as_tensor(keypoints, device=device).double()
+    sc = torch.as_tensor(scores, device=device).double()
+    mask = torch.as_tensor(person_mask, device=device).bool()
+    if kp.dim() != 4 or kp.shape[-1] != 2 or sc.shape != kp.shape[:3] or \
+            mask.shape != kp.shape[:2]:
+        raise ValueError(f'{owner}: keypoints (C, Q, J, 2), scores (C, Q, J) and '
+                         f'person_mask (C, Q) expected, got {tuple(kp.shape)}, '
+                         f'{tuple(sc.shape)}, {tuple(mask.shape)}')
+    if len(cameras.batch_shape):
+        raise ValueError(f'{owner}: pass the unbatched rig of one frame')
+    C, Q, J = sc.shape
+    if cameras.num_views != C:
+        raise ValueError(f'{owner}: {C} views of keypoints, rig has {cameras.num_views}')
+    for name in ('limbs', 'flip_pairs'):
+        arr = np.asarray(k[name], np.int64)
+        if arr.size and (arr.min() < 0 or arr.max() >= J):
+            raise ValueError(f'{owner}: knob {name!r} indexes joints outside '
+                             f'0..{J - 1} (set it for this {J}-joint skeleton)')
+    if not 0 <= int(k['root_index']) < J:
+        raise ValueError(f"{owner}: 'root_index' {k['root_index']} not in 0..{J - 1}")
+    if C < 2 or Q == 0 or not mask.any():
+        return None
+    rig = EpipolarRig(cameras.to(device))
+    finite = torch.isfinite(kp).all(-1)
+    kp = torch.nan_to_num(kp, nan=0.0, posinf=0.0, neginf=0.0)
+    sc = torch.nan_to_num(sc).clamp(0, 1) * (mask.unsqueeze(-1) & finite)
+    conf = sc >= max(float(k['min_joint_score']), 1e-9)
+    xn = rig.cams.undistort_points(kp.view(C, Q * J, 2)).double().view(C, Q, J, 2)
+    obs = dict(kp=kp, xn=xn, xh=torch.cat([xn, torch.ones_like(xn[..., :1])], -1),
+               w=sc * conf, raw=sc, conf=conf, mask=mask,
+               scale=person_scale(kp, conf, float(k['min_scale_px'])))
+    flip_pairs = torch.as_tensor(k['flip_pairs'], dtype=torch.long,
+                                 device=device).view(-1, 2)
+    return rig, obs, flip_pairs, flip_permutation(J, flip_pairs)
+
+
+def _source_rows(before: Tensor, after: Tensor, Q: int) -> Tensor:
+    """The row of ``before`` (N, C) each row of ``after`` came from: :func:`solve_clusters`
+    keeps rows in order and only prunes views, and a 2D person is in one row only, so
+    any one view of a row names it."""
+    C = before.shape[1]
+    owner = torch.full((C, Q), -1, dtype=torch.long, device=before.device)
+    rows, views = (before >= 0).nonzero(as_tuple=True)
+    owner[views, before[rows, views]] = rows
+    first = (after >= 0).long().argmax(1)
+    return owner[first, after[torch.arange(len(after), device=after.device), first]]
+
+
+def triangulate_clusters(keypoints, scores, person_mask, cameras: MultiViewCameras,
+                         clusters: Tensor, extend: bool = True, **knobs) -> dict:
+    """Steps 3-5 of the module docstring (left/right flips, hypothesise-and-verify DLT,
+    view pruning) for an association given by the caller, e.g. a network's people
+    matched to the 2D persons of every view (:mod:`.pose_refinement`).
+
+    Args:
+        keypoints, scores, person_mask, cameras: as :func:`triangulate_people`.
+        clusters: (N, C) long, the 2D person of each view forming person ``n`` (-1: none);
+            a 2D person may belong to one cluster only.
+        extend: also attach 2D persons of no cluster to a cluster missing their view when
+            its reprojection matches them (:func:`extend_clusters`), then re-solve.
+        **knobs: overrides of :data:`TRIANGULATION_DEFAULTS`.
+    Returns:
+        dict: ``keypoints_3d`` (N, J, 3) float64 world mm (NaN where not triangulated),
+        ``triangulated`` (N, J) bool (two or more consistent views), ``person_index``
+        (N, C) long (the views left after pruning), all in the order of ``clusters``.
+    """
+    k = resolve_triangulation_knobs(knobs)
+    C, Q, J = torch.as_tensor(scores).shape
+    device = _device(keypoints)
+    idx = torch.as_tensor(clusters, dtype=torch.long, device=device)
+    if idx.dim() != 2 or idx.shape[1] != C:
+        raise ValueError(f'triangulate_clusters: clusters must be (N, C={C}), got '
+                         f'{tuple(idx.shape)}')
+    if ((idx < -1) | (idx >= Q)).any():
+        raise ValueError(f'triangulate_clusters: cluster entries must be -1 or a person '
+                         f'index in 0..{Q - 1}')
+    N = len(idx)
+    out = dict(keypoints_3d=torch.full((N, J, 3), float('nan'), dtype=torch.float64,
+                                       device=device),
+               triangulated=torch.zeros(N, J, dtype=torch.bool, device=device),
+               person_index=torch.full((N, C), -1, dtype=torch.long, device=device))
+    prepared = _prepare(keypoints, scores, person_mask, cameras, k, 'triangulate_clusters')
+    same = (idx.unsqueeze(0) == idx.unsqueeze(1)) & (idx >= 0).unsqueeze(0)  # (N, N, C)
+    same &= ~torch.eye(N, dtype=torch.bool, device=device).unsqueeze(-1)
+    if same.any():
+        raise ValueError('triangulate_clusters: a 2D person is in two clusters')
+    if prepared is None or N == 0:
+        return out
+    rig, obs, flip_pairs, flip = prepared
+    state = solve_clusters(rig, idx, obs, flip_pairs, k)
+    if 'X' not in state or not len(state['idx']):
+        return out
+    row = _source_rows(idx, state['idx'], Q)
+    if extend:  # step 5's re-association of the 2D persons left out
+        grown = extend_clusters(rig, state, obs, flip, k)
+        if not torch.equal(grown, state['idx']):
+            new = solve_clusters(rig, grown, obs, flip_pairs, k)
+            if 'X' in new and len(new['idx']):
+                row, state = row[_source_rows(grown, new['idx'], Q)], new
+    kept = state['idx']
+    out['keypoints_3d'][row] = torch.where(state['tri'].unsqueeze(-1), state['X'],
+                                           torch.full_like(state['X'], float('nan')))
+    out['triangulated'][row] = state['tri']
+    out['person_index'][row] = kept
+    return out
+
+
 def triangulate_people(keypoints, scores, person_mask, cameras: MultiViewCameras,
                        space_center: Optional[Sequence[float]] = None,
                        space_size: Optional[Sequence[float]] = None, embeddings=None,
@@ -261,51 +378,21 @@ def triangulate_people(keypoints, scores, person_mask, cameras: MultiViewCameras
         person of each view supporting the pose (-1: none).
     """
     k = resolve_triangulation_knobs(knobs)
-    device = keypoints.device if isinstance(keypoints, Tensor) else torch.device('cpu')
-    kp = torch.as_tensor(keypoints, device=device).double()
-    sc = torch.as_tensor(scores, device=device).double()
-    mask = torch.as_tensor(person_mask, device=device).bool()
-    if kp.dim() != 4 or kp.shape[-1] != 2 or sc.shape != kp.shape[:3] or \
-            mask.shape != kp.shape[:2]:
-        raise ValueError(f'triangulate_people: keypoints (C, Q, J, 2), scores (C, Q, J) and '
-                         f'person_mask (C, Q) expected, got {tuple(kp.shape)}, '
-                         f'{tuple(sc.shape)}, {tuple(mask.shape)}')
-    if len(cameras.batch_shape):
-        raise ValueError('triangulate_people: pass the unbatched rig of one frame')
-    C, Q, J = sc.shape
-    if cameras.num_views != C:
-        raise ValueError(f'triangulate_people: {C} views of keypoints, rig has '
-                         f'{cameras.num_views}')
-    for name in ('limbs', 'flip_pairs'):
-        arr = np.asarray(k[name], np.int64)
-        if arr.size and (arr.min() < 0 or arr.max() >= J):
-            raise ValueError(f'triangulate_people: knob {name!r} indexes joints outside '
-                             f'0..{J - 1} (set it for this {J}-joint skeleton)')
-    if not 0 <= int(k['root_index']) < J:
-        raise ValueError(f"triangulate_people: 'root_index' {k['root_index']} not in "
-                         f'0..{J - 1}')
-    empty = empty_people(C, J, device)
-    if C < 2 or Q == 0 or not mask.any():
-        return empty
-    rig = EpipolarRig(cameras.to(device))
-    finite = torch.isfinite(kp).all(-1)
-    kp = torch.nan_to_num(kp, nan=0.0, posinf=0.0, neginf=0.0)
-    sc = torch.nan_to_num(sc).clamp(0, 1) * (mask.unsqueeze(-1) & finite)
-    conf = sc >= max(float(k['min_joint_score']), 1e-9)
-    xn = rig.cams.undistort_points(kp.view(C, Q * J, 2)).double().view(C, Q, J, 2)
-    obs = dict(kp=kp, xn=xn, xh=torch.cat([xn, torch.ones_like(xn[..., :1])], -1),
-               w=sc * conf, raw=sc, conf=conf, mask=mask,
-               scale=person_scale(kp, conf, float(k['min_scale_px'])))
-    flip_pairs = torch.as_tensor(k['flip_pairs'], dtype=torch.long,
-                                 device=device).view(-1, 2)
-    flip = flip_permutation(J, flip_pairs)
+    prepared = _prepare(keypoints, scores, person_mask, cameras, k, 'triangulate_people')
+    if prepared is None:
+        return empty_people(cameras.num_views, torch.as_tensor(scores).shape[-1],
+                            _device(keypoints))
+    rig, obs, flip_pairs, flip = prepared
+    C = rig.cams.num_views
+    J = obs['w'].shape[-1]
+    device = obs['w'].device
 
     D = _person_distances(rig, obs, flip, k)
     if embeddings is None:
         clusters = _greedy_clusters(D.cpu().numpy(), k)
     else:
         clusters = associate_by_embedding(
-            torch.as_tensor(embeddings, device=device), mask,
+            torch.as_tensor(embeddings, device=device), obs['mask'],
             geometric=D / float(k['assoc_threshold']), **(k['embedding_association'] or {}))
     idx = torch.full((len(clusters), C), -1, dtype=torch.long, device=device)
     for n, cl in enumerate(clusters):  # a handful of clusters
@@ -319,5 +406,5 @@ def triangulate_people(keypoints, scores, person_mask, cameras: MultiViewCameras
     if 'X' in state:
         state = merge_duplicate_clusters(rig, state, obs, flip_pairs, k)
     if 'X' not in state:
-        return empty
+        return empty_people(C, J, device)
     return finalize_people(state, space_center, space_size, k, C, J, device)

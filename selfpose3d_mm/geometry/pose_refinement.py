@@ -11,17 +11,21 @@ The network's people are kept; only their joints move. Per frame (:func:`refine_
    ``inf`` with fewer than ``min_match_joints`` such joints. Per view, the Hungarian
    algorithm (SciPy) assigns at most one 2D person to each predicted person; pairs with
    a cost above ``match_threshold`` are dropped.
-2. **Robust score-weighted triangulation** of every joint of every person at once
-   (batched DLT, :func:`~.triangulation.triangulate_dlt`, float64). The start weights
-   of a matched 2D joint are its score times the Cauchy weight
+2. **Triangulation of the matched 2D joints.** ``solver='clusters'`` (the default): the
+   triangulation baseline's per-person solver on each predicted person's matched 2D
+   persons (:func:`~.association.triangulate_clusters`: left/right swap fixing,
+   hypothesise-and-verify DLT over view pairs, view pruning; knobs ``triangulation``).
+   ``solver='irls'``: robust score-weighted triangulation of every joint of every person
+   at once (batched DLT, :func:`~.triangulation.triangulate_dlt`, float64). The start
+   weights of a matched 2D joint are its score times the Cauchy weight
    ``1 / (1 + (e / robust_scale)²)`` of the *network's* reprojection error ``e`` (in
    person sizes) — the prediction is the prior that picks out the outlier views — and
    zero beyond ``prior_gate``. Then ``irls_iters`` rounds of weighted DLT and
    re-weighting by the new reprojection errors, zero beyond the hard gate ``gate``
    (iteratively re-weighted least squares of the Cauchy loss: the DLT rows carry the
    square roots of these weights).
-3. **Checks.** The network's joint is kept where fewer than ``min_views`` views lie within
-   the gate of the refined joint, where the refined joint lies more than
+3. **Checks.** The network's joint is kept where fewer than two views (``'clusters'``) or
+   ``min_views`` views within the gate (``'irls'``) support the refined joint, where the refined joint lies more than
    ``max_shift_mm`` from the network's, or where it breaks the body's proportions: a
    bone (``limbs``) whose length leaves the plausible range of a human bone
    (``bone_ranges``; ``bone_reference='ranges'``, the default) or, with
@@ -47,7 +51,8 @@ from torch import Tensor
 
 from selfpose3d_mm.skeleton import PANOPTIC15_LIMBS
 from selfpose3d_mm.utils import merge_knobs
-from .association import PANOPTIC15_BONE_RANGES
+from .association import (PANOPTIC15_BONE_RANGES, resolve_triangulation_knobs,
+                          triangulate_clusters)
 from .camera import MultiViewCameras
 from .epipolar import person_scale, truncated_mean
 from .triangulation import triangulate_dlt
@@ -69,6 +74,11 @@ REFINEMENT_DEFAULTS = dict(
     prior_gate=1.0,          # the same for the network's pose (the start weights)
     irls_iters=4,            # re-weighting rounds
     min_views=2,             # views within the gate needed to move a joint
+    # --- or: the triangulation baseline's per-person solver on the matched 2D persons ---
+    solver='clusters',       # 'clusters' (flips, hypothesise-and-verify
+                             # DLT, view pruning: geometry.association.triangulate_clusters)
+                             # or 'irls' (the network-weighted IRLS above)
+    triangulation=None,      # 'clusters': overrides of TRIANGULATION_DEFAULTS
     # --- checks ---
     max_shift_mm=1000.0,     # a refined joint farther than this from the network's: kept
     limbs=PANOPTIC15_LIMBS,  # (L, 2) joint pairs of the bone check; () switches it off
@@ -101,6 +111,12 @@ def resolve_refinement_knobs(knobs: dict) -> dict:
         raise ValueError(f"refine_poses: 'limbs' must be (L, 2) joint pairs, got shape "
                          f'{limbs.shape}')
     k['limbs'] = limbs.reshape(-1, 2)
+    if k['solver'] not in ('irls', 'clusters'):
+        raise ValueError(f"refine_poses: 'solver' must be 'irls' or 'clusters', got "
+                         f"{k['solver']!r}")
+    k['triangulation'] = dict(min_joint_score=k['min_joint_score'],
+                              min_scale_px=k['min_scale_px'], **(k['triangulation'] or {}))
+    resolve_triangulation_knobs(k['triangulation'])  # unknown / invalid names fail here
     if k['bone_reference'] not in ('ranges', 'network'):
         raise ValueError(f"refine_poses: 'bone_reference' must be 'ranges' or 'network', "
                          f"got {k['bone_reference']!r}")
@@ -196,6 +212,18 @@ def _bone_check(X: Tensor, net: Tensor, refined: Tensor, limbs: Tensor, k: dict)
     return refined
 
 
+def _solve_clusters(kp: Tensor, scores: Tensor, conf: Tensor, cams: MultiViewCameras,
+                    matches: Tensor, net: Tensor, k: dict) -> Tuple[Tensor, Tensor]:
+    """``solver='clusters'``: each predicted person's matched 2D persons triangulated by
+    the triangulation baseline's solver. Returns X (N, J, 3) (the network's joint where
+    not triangulated) and triangulated (N, J)."""
+    person_mask = conf.any(-1)
+    tri = triangulate_clusters(kp, scores.detach().double() * conf, person_mask, cams,
+                               matches, **k['triangulation'])
+    ok = tri['triangulated']
+    return torch.where(ok.unsqueeze(-1), tri['keypoints_3d'], net), ok
+
+
 def refine_poses(poses3d: Tensor, cameras: MultiViewCameras, keypoints2d: Tensor,
                  scores: Tensor, person_mask: Optional[Tensor] = None, **knobs
                  ) -> Tuple[Tensor, Tensor, Tensor]:
@@ -246,6 +274,12 @@ def refine_poses(poses3d: Tensor, cameras: MultiViewCameras, keypoints2d: Tensor
     matches = match_poses_to_views(uv, valid, scale, kp, conf, k)
     if not (matches >= 0).any():
         return unrefined
+    if k['solver'] == 'clusters':
+        X, refined = _solve_clusters(kp, scores, conf, cams, matches, net, k)
+        refined &= (X - net).norm(dim=-1) <= float(k['max_shift_mm'])
+        refined = _bone_check(X, net, refined, limbs, k)
+        out = torch.where(refined.unsqueeze(-1), X, net).to(poses3d.dtype)
+        return out, refined, matches
     # the matched 2D joints, (N, C, J)
     views = torch.arange(C, device=kp.device).expand(N, C)
     q = matches.clamp(min=0)

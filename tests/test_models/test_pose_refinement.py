@@ -63,7 +63,7 @@ def test_refinement_matches_shuffled_people_and_rejects_outlier_views():
     for seed in range(3):
         s = _scene(seed)
         out, mask, matches = refine_poses(s['pred'], s['cams'], s['kp'], s['scores'],
-                                          torch.ones(5, 3, dtype=torch.bool))
+                                          torch.ones(5, 3, dtype=torch.bool), solver='irls')
         # every person found in every view despite the shuffled order
         assert torch.equal(matches, s['perm'].argsort(1).T), seed
         # the oracle: true matching, noisy 2D, the outlier views left out
@@ -86,7 +86,7 @@ def test_a_joint_seen_by_one_view_keeps_the_network_value():
     s = _scene(1)
     scores = s['scores'].clone()
     scores[1:, :, L_WRIST] = 0  # the left wrists: only view 0 sees them
-    out, mask, _ = refine_poses(s['pred'], s['cams'], s['kp'], scores)
+    out, mask, _ = refine_poses(s['pred'], s['cams'], s['kp'], scores, solver='irls')
     assert not mask[:, L_WRIST].any()
     assert torch.equal(out[:, L_WRIST], s['pred'][:, L_WRIST])
     assert mask[:, L_ELBOW].all()  # the others still move
@@ -121,11 +121,11 @@ def test_a_consistent_but_wrong_2d_joint_that_breaks_a_bone_is_rejected():
     kp[torch.arange(5), slot, L_WRIST] = uv
     pred = s['pred'].clone()
     pred[0] = X[0] + torch.tensor([20.0, -15.0, 10.0])  # an accurate network for person 0
-    out, mask, _ = refine_poses(pred, s['cams'], kp, s['scores'])
+    out, mask, _ = refine_poses(pred, s['cams'], kp, s['scores'], solver='irls')
     assert not mask[0, L_WRIST] and torch.equal(out[0, L_WRIST], pred[0, L_WRIST])
     assert mask[0, L_ELBOW] and mask[1:].float().mean() > 0.9
     # with the bone check off it would have moved onto the wrong point
-    out2, mask2, _ = refine_poses(pred, s['cams'], kp, s['scores'], limbs=())
+    out2, mask2, _ = refine_poses(pred, s['cams'], kp, s['scores'], limbs=(), solver='irls')
     assert mask2[0, L_WRIST] and (out2[0, L_WRIST] - wrong).norm() < 20.0
 
 
@@ -207,3 +207,62 @@ def test_detector_refinement_runs_on_the_networks_own_output_and_needs_2d_poses(
     batch = model.data_preprocessor(data, False)['inputs']
     with pytest.raises(ValueError, match='2D poses'):
         refine_frame(dataclasses.replace(batch, pseudo=None), 0, out.keypoints_3d, {})
+
+
+def test_clusters_solver_uses_the_baseline_solver_on_the_matched_people():
+    from selfpose3d_mm.geometry.association import triangulate_clusters
+    for seed in range(2):
+        s = _scene(seed)
+        mask = torch.ones(5, 3, dtype=torch.bool)
+        # no left/right swaps in this scene: the flip fixing is off (its random outliers
+        # of 60-150 px can look like a swap to it)
+        knobs = dict(solver='clusters', triangulation=dict(flip_pairs=()))
+        out, refined, matches = refine_poses(s['pred'], s['cams'], s['kp'], s['scores'],
+                                             mask, **knobs)
+        assert torch.equal(matches, s['perm'].argsort(1).T), seed
+        assert refined.float().mean() > 0.9, seed
+        oracle = triangulate_points(s['cams'], s['noisy'].transpose(0, 1),
+                                    (~s['outlier']).float().transpose(0, 1))
+        # the hypothesise-and-verify solver finds the outlier views without the network
+        assert _mpjpe(out, s['X']) < 1.2 * _mpjpe(oracle, s['X']) + 3.0, seed
+        # the same as triangulating the true clusters directly, in the clusters' order
+        tri = triangulate_clusters(s['kp'], s['scores'], mask, s['cams'], matches,
+                                   flip_pairs=())
+        ok = tri['triangulated']
+        assert torch.allclose(out[ok].double(), tri['keypoints_3d'][ok], atol=1e-3)
+    # a joint with one view keeps the network's value
+    scores = s['scores'].clone()
+    scores[1:, :, L_WRIST] = 0
+    out, refined, _ = refine_poses(s['pred'], s['cams'], s['kp'], scores, solver='clusters')
+    assert not refined[:, L_WRIST].any()
+    assert torch.equal(out[:, L_WRIST], s['pred'][:, L_WRIST])
+
+
+def test_triangulate_clusters_keeps_the_callers_order_and_drops_thin_clusters():
+    from selfpose3d_mm.geometry.association import triangulate_clusters
+    s = _scene(0, noise_px=0.5)
+    true = s['perm'].argsort(1).T  # (3, C) each person's index per view
+    clusters = torch.cat([true.flip(0)[:2], torch.full((1, 5), -1)])  # persons 2, 1, none
+    clusters[0, 1:] = -1  # person 2: one view only, nothing to triangulate
+    clusters = torch.cat([clusters, true[:1]])  # person 0 last
+    tri = triangulate_clusters(s['kp'], s['scores'], torch.ones(5, 3, dtype=torch.bool),
+                               s['cams'], clusters, flip_pairs=())
+    assert not tri['triangulated'][0].any() and not tri['triangulated'][2].any()
+    assert torch.isnan(tri['keypoints_3d'][0]).all()
+    for row, person in ((1, 1), (3, 0)):
+        ok = tri['triangulated'][row]
+        assert ok.float().mean() > 0.8
+        err = (tri['keypoints_3d'][row][ok] - s['X'][person][ok].double()).norm(dim=-1)
+        assert float(err.mean()) < 40.0, (row, float(err.mean()))
+    with pytest.raises(ValueError, match='two clusters'):
+        triangulate_clusters(s['kp'], s['scores'], torch.ones(5, 3, dtype=torch.bool),
+                             s['cams'], torch.cat([true[:1], true[:1]]))
+
+
+def test_unknown_solver_and_triangulation_knobs_are_refused():
+    s = _scene(0)
+    with pytest.raises(ValueError, match='solver'):
+        refine_poses(s['pred'], s['cams'], s['kp'], s['scores'], solver='ransac')
+    with pytest.raises(ValueError, match='reproj_treshold'):
+        refine_poses(s['pred'], s['cams'], s['kp'], s['scores'], solver='clusters',
+                     triangulation=dict(reproj_treshold=0.1))
