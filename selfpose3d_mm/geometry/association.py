@@ -236,7 +236,6 @@ def extend_clusters(rig: EpipolarRig, state: dict, obs: dict, flip: Tensor, k: d
     return idx
 
 
-
 def _device(keypoints) -> torch.device:
     return keypoints.device if isinstance(keypoints, Tensor) else torch.device('cpu')
 
@@ -313,6 +312,8 @@ def triangulate_clusters(keypoints, scores, person_mask, cameras: MultiViewCamer
         (N, C) long (the views left after pruning), all in the order of ``clusters``.
     """
     k = resolve_triangulation_knobs(knobs)
+    # validates the shapes first, so the unpacking below cannot fail obscurely
+    prepared = _prepare(keypoints, scores, person_mask, cameras, k, 'triangulate_clusters')
     C, Q, J = torch.as_tensor(scores).shape
     device = _device(keypoints)
     idx = torch.as_tensor(clusters, dtype=torch.long, device=device)
@@ -327,7 +328,6 @@ def triangulate_clusters(keypoints, scores, person_mask, cameras: MultiViewCamer
                                        device=device),
                triangulated=torch.zeros(N, J, dtype=torch.bool, device=device),
                person_index=torch.full((N, C), -1, dtype=torch.long, device=device))
-    prepared = _prepare(keypoints, scores, person_mask, cameras, k, 'triangulate_clusters')
     same = (idx.unsqueeze(0) == idx.unsqueeze(1)) & (idx >= 0).unsqueeze(0)  # (N, N, C)
     same &= ~torch.eye(N, dtype=torch.bool, device=device).unsqueeze(-1)
     if same.any():
@@ -345,11 +345,10 @@ def triangulate_clusters(keypoints, scores, person_mask, cameras: MultiViewCamer
             new = solve_clusters(rig, grown, obs, flip_pairs, k)
             if 'X' in new and len(new['idx']):
                 row, state = row[_source_rows(grown, new['idx'], Q)], new
-    kept = state['idx']
     out['keypoints_3d'][row] = torch.where(state['tri'].unsqueeze(-1), state['X'],
                                            torch.full_like(state['X'], float('nan')))
     out['triangulated'][row] = state['tri']
-    out['person_index'][row] = kept
+    out['person_index'][row] = state['idx']
     return out
 
 

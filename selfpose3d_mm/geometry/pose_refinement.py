@@ -212,6 +212,38 @@ def _bone_check(X: Tensor, net: Tensor, refined: Tensor, limbs: Tensor, k: dict)
     return refined
 
 
+def _solve_irls(kp: Tensor, scores: Tensor, conf: Tensor, cams: MultiViewCameras,
+                matches: Tensor, net: Tensor, uv: Tensor, scale: Tensor, k: dict
+                ) -> Tuple[Tensor, Tensor]:
+    """``solver='irls'``: network-weighted IRLS of the matched 2D joints (module docstring,
+    step 2); uv (N, C, J, 2) and scale (N, C) are the network's projections and person
+    sizes. Returns X (N, J, 3) and the joints with ``min_views`` views within the gate."""
+    N, C = matches.shape
+    # the matched 2D joints, (N, C, J)
+    views = torch.arange(C, device=kp.device).expand(N, C)
+    q = matches.clamp(min=0)
+    obs = conf[views, q] & (matches >= 0).unsqueeze(-1)
+    score = torch.where(obs, scores.detach().double()[views, q], torch.zeros_like(uv[..., 0]))
+    kp_m = torch.where(obs.unsqueeze(-1), kp[views, q], uv)  # finite everywhere
+    xn = cams.undistort_points(kp_m)  # (N, C, J, 2) normalised
+    Rt = torch.cat([cams.R, cams.t.unsqueeze(-1)], -1)  # (C, 3, 4)
+    s = float(k['robust_scale'])
+
+    def weights(X: Tensor, gate: float) -> Tensor:
+        uv_x, ok = _project(cams, X)
+        e = (uv_x - kp_m).norm(dim=-1) / scale.unsqueeze(-1)
+        ok &= torch.isfinite(e) & (e <= gate)
+        return torch.where(ok, score * _cauchy(e.nan_to_num(0.0), s), torch.zeros_like(e))
+
+    w = weights(net, float(k['prior_gate']))
+    for _ in range(int(k['irls_iters']) + 1):
+        X = triangulate_dlt(xn, Rt, w.sqrt())  # (N, J, 3)
+        X = torch.where(torch.isfinite(X), X, net)
+        w = weights(X, float(k['gate']))
+    n_views = (w > 0).sum(1)  # (N, J) views within the gate of the refined joint
+    return X, n_views >= int(k['min_views'])
+
+
 def _solve_clusters(kp: Tensor, scores: Tensor, conf: Tensor, cams: MultiViewCameras,
                     matches: Tensor, net: Tensor, k: dict) -> Tuple[Tensor, Tensor]:
     """``solver='clusters'``: each predicted person's matched 2D persons triangulated by
@@ -276,34 +308,9 @@ def refine_poses(poses3d: Tensor, cameras: MultiViewCameras, keypoints2d: Tensor
         return unrefined
     if k['solver'] == 'clusters':
         X, refined = _solve_clusters(kp, scores, conf, cams, matches, net, k)
-        refined &= (X - net).norm(dim=-1) <= float(k['max_shift_mm'])
-        refined = _bone_check(X, net, refined, limbs, k)
-        out = torch.where(refined.unsqueeze(-1), X, net).to(poses3d.dtype)
-        return out, refined, matches
-    # the matched 2D joints, (N, C, J)
-    views = torch.arange(C, device=kp.device).expand(N, C)
-    q = matches.clamp(min=0)
-    obs = conf[views, q] & (matches >= 0).unsqueeze(-1)
-    score = torch.where(obs, scores.detach().double()[views, q], torch.zeros_like(uv[..., 0]))
-    kp_m = torch.where(obs.unsqueeze(-1), kp[views, q], uv)  # finite everywhere
-    xn = cams.undistort_points(kp_m)  # (N, C, J, 2) normalised
-    Rt = torch.cat([cams.R, cams.t.unsqueeze(-1)], -1)  # (C, 3, 4)
-    s = float(k['robust_scale'])
-
-    def weights(X: Tensor, gate: float) -> Tensor:
-        uv_x, ok = _project(cams, X)
-        e = (uv_x - kp_m).norm(dim=-1) / scale.unsqueeze(-1)
-        ok &= torch.isfinite(e) & (e <= gate)
-        return torch.where(ok, score * _cauchy(e.nan_to_num(0.0), s), torch.zeros_like(e))
-
-    w = weights(net, float(k['prior_gate']))
-    for _ in range(int(k['irls_iters']) + 1):
-        X = triangulate_dlt(xn, Rt, w.sqrt())  # (N, J, 3)
-        X = torch.where(torch.isfinite(X), X, net)
-        w = weights(X, float(k['gate']))
-    n_views = (w > 0).sum(1)  # (N, J) views within the gate of the refined joint
-    refined = (n_views >= int(k['min_views'])) & (
-        (X - net).norm(dim=-1) <= float(k['max_shift_mm']))
+    else:
+        X, refined = _solve_irls(kp, scores, conf, cams, matches, net, uv, scale, k)
+    refined &= (X - net).norm(dim=-1) <= float(k['max_shift_mm'])
     refined = _bone_check(X, net, refined, limbs, k)
     out = torch.where(refined.unsqueeze(-1), X, net).to(poses3d.dtype)
     return out, refined, matches
