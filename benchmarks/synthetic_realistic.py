@@ -3,7 +3,7 @@
 refinement by the pseudo poses, on the default setting and on a hard one.
 
     python benchmarks/synthetic_realistic.py [--rows ...] [--settings default hard]
-        [--test-seeds 0 1] [--reuse]
+        [--test-seeds 0 1] [--train-seed 0] [--reuse]
 
 Settings (the test world; models are trained on the world of their setting):
   default  the synthetic world of configs/_base_/datasets/synthetic_world.py: a 5-camera
@@ -15,6 +15,9 @@ Rows: selfsup, selfsup_refine, supervised, supervised_refine, triangulation.
 Every row is tested on the same held-out test split (300 frames, ``--test-seeds``: the
 split's seed of people, motion and detections; the rig is fixed). The first test seed's
 metrics are the row's keys; the others are under ``test_seed_<n>``.
+``--train-seed N`` (N ≠ 0) trains the learned rows again with ``randomness.seed=N`` (work
+dirs ``..._seed<N>``) and records them under the row's ``train_seed_<N>``: the run-to-run
+spread of training.
 ``infer_ms_per_frame``: wall time of the whole test run (data loading in one worker,
 model, metric) divided by the number of frames, on this machine.
 Writes benchmarks/results/synthetic_realistic.json (merged with what is there).
@@ -44,15 +47,21 @@ SETTINGS = dict(
     default=dict(world={}, model={}),
     hard=dict(world=dict(num_people=(6, 10),
                          rig=dict(type='ring', num_views=3, image_size=(1920, 1080))),
-              model=dict(root_head=dict(max_proposals=12))),
+              # the most people a frame holds sets the proposals kept and the synthetic
+              # roots the root net learns from (max_people - 1 of them: the default world
+              # has 1-5 people and the config 6)
+              model=dict(root_head=dict(max_proposals=12),
+                         objective=dict(root_syn=dict(max_people=11)))),
 )
 TEST_FRAMES = 300
 
 
-def train(name: str, setting: str, reuse: bool) -> dict:
+def train(name: str, setting: str, reuse: bool, seed: int = 0) -> dict:
     """Train model ``name`` on the world of ``setting`` with tools/train.py (the user's
-    command, :func:`train_with_tool`); returns train_s, the checkpoint, the config."""
-    work = osp.join(ROOT, 'work_dirs', f'bench_realistic_{name}_{setting}')
+    command, :func:`train_with_tool`; training seed ``seed``); returns train_s, the
+    checkpoint, the config."""
+    work = osp.join(ROOT, 'work_dirs', f'bench_realistic_{name}_{setting}'
+                    + (f'_seed{seed}' if seed else ''))
     config = osp.join(ROOT, MODELS[name])
     if SETTINGS[setting]['world'] or SETTINGS[setting]['model']:
         os.makedirs(work, exist_ok=True)
@@ -63,8 +72,10 @@ def train(name: str, setting: str, reuse: bool) -> dict:
                     + ''.join(f'{s}_dataloader = dict(dataset=dict(**{world}))\n'
                               for s in ('train', 'val', 'test'))
                     + f"model = dict(**{SETTINGS[setting]['model']!r})\n")
-    info = train_with_tool(config, work, reuse=reuse)
-    return dict(info, config=osp.relpath(config, ROOT), trained_on=setting)
+    info = train_with_tool(config, work, reuse=reuse,
+                           cfg_options=[f'randomness.seed={seed}'] if seed else ())
+    return dict(info, config=osp.relpath(config, ROOT), trained_on=setting,
+                train_seed=seed)
 
 
 def test(config: str, checkpoint, setting: str, seed: int, refine: bool) -> dict:
@@ -91,6 +102,9 @@ def main():
     p.add_argument('--test-seeds', nargs='+', type=int, default=[0, 1])
     p.add_argument('--train-hard', action='store_true',
                    help='train the learned rows on the hard world for the hard setting')
+    p.add_argument('--train-seed', type=int, default=0,
+                   help='training seed of the learned rows (not 0: kept under the row\'s '
+                        'train_seed_<n>)')
     p.add_argument('--reuse', action='store_true',
                    help='reuse models this script trained before (their record file)')
     args = p.parse_args()
@@ -102,6 +116,7 @@ def main():
     result['test_frames'] = TEST_FRAMES
     result['settings'] = {k: v['world'] or 'configs/_base_/datasets/synthetic_world.py'
                           for k, v in SETTINGS.items()}
+    trained = {}
     for setting in args.settings:
         rows = result.setdefault(setting, {})
         for row in args.rows:
@@ -109,9 +124,12 @@ def main():
             if model is None:
                 info = dict(train_s=0.0, checkpoint=None, config=TRIANGULATION,
                             trained_on=None)
-            else:
-                info = train(model, setting if (setting == 'default' or args.train_hard)
-                             else 'default', args.reuse)
+            else:  # one training per model and world: its rows with and without
+                # refinement test the same checkpoint
+                world = setting if (setting == 'default' or args.train_hard) else 'default'
+                if (model, world) not in trained:
+                    trained[model, world] = train(model, world, args.reuse, args.train_seed)
+                info = trained[model, world]
             entry = {}
             for i, seed in enumerate(args.test_seeds):
                 m = test(info['config'], info['checkpoint'], setting, seed, refine)
@@ -121,7 +139,10 @@ def main():
                     entry[f'test_seed_{seed}'] = m
             entry.update({k: v for k, v in info.items() if k != 'command'})
             entry['refine'] = refine
-            rows[row] = entry
+            if model is not None and args.train_seed:
+                rows.setdefault(row, {})[f'train_seed_{args.train_seed}'] = entry
+            else:  # a new seed-0 model: the spread of an older one is dropped with it
+                rows[row] = entry
             print(setting, row, json.dumps(entry), flush=True)
             write_result(OUT, result)
     print(write_result(OUT, result))

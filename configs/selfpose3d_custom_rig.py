@@ -79,6 +79,12 @@ test_dataloader = dict(
 
 model = dict(root_head=dict(space_center=space_center or root_cube['space_center'],
                             space_size=space_size or root_cube['space_size']))
+# Crowds: the root net learns from up to root_syn.max_people - 1 synthetic people per
+# frame and keeps root_head.max_proposals people (this base: 5 and 8). For a busier
+# space, e.g. up to 10 people in a frame, a child config sets
+#   model = dict(root_head=dict(max_proposals=12),
+#                objective=dict(root_syn=dict(max_people=11)))
+# (the README's hard setting, 6-10 people on 3 cameras, is trained so).
 
 # ---- where each setting goes (target path: top-level setting, or a tuple: the first
 # that is not None). Applied by the tools once the config is merged

@@ -29,7 +29,10 @@ model = dict(
         backbone=dict(type='ResNet', depth=18),
         head=dict(type='HeatmapHead', in_channels=512, out_channels=num_joints,
                   deconv_out_channels=(256, 256, 256), deconv_kernel_sizes=(4, 4, 4))),
-    objective=dict(attention_net=dict(type='SoftAttentionNet', depth=18, in_channels=3)),
+    # on images the attention net has the paper's width (the heatmap-input main job's is
+    # narrow), so a pretext ResNet-18 can start it (configs/pretext/)
+    objective=dict(attention_net=dict(_delete_=True, type='SoftAttentionNet', depth=18,
+                                      in_channels=3)),
 )
 
 heatmap_and_pose = ['heatmap_net_2d', 'pose_net', 'attention']

@@ -52,3 +52,24 @@ def test_bad_input_raises():
         net(torch.rand(1, 15, 32, 32))
     with pytest.raises(ValueError, match='depth'):
         MODELS.build(dict(type='SoftAttentionNet', depth=20))
+    with pytest.raises(ValueError, match='base_channels'):
+        MODELS.build(dict(type='SoftAttentionNet', base_channels=0))
+
+
+def test_base_channels_sets_the_backbone_width():
+    """The narrow net of the CPU config: every ResNet stage and the head's input are
+    scaled by base_channels (stage widths base·(1, 2, 4, 8) for ResNet-18), with the same
+    output; about 1/16 of the paper-width backbone's parameters at base 16."""
+    narrow = MODELS.build(dict(type='SoftAttentionNet', in_channels=15, base_channels=16,
+                               deconv_out_channels=(32, 32, 32)))
+    wide = MODELS.build(dict(type='SoftAttentionNet', in_channels=15,
+                             deconv_out_channels=(32, 32, 32)))
+    assert narrow.backbone.conv1.out_channels == 16
+    assert narrow.backbone.layer4[-1].conv2.out_channels == 128
+    assert narrow.head.deconv_layers[0].in_channels == 128
+    n = sum(p.numel() for p in narrow.backbone.parameters())
+    w = sum(p.numel() for p in wide.backbone.parameters())
+    assert 12 < w / n < 20
+    h = torch.rand(2, 15, 64, 120)
+    a = narrow(h)
+    assert a.shape == (2, 15, 64, 120) and torch.all((a > 0) & (a < 1))

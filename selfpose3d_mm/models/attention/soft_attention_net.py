@@ -45,6 +45,8 @@ class SoftAttentionNet(BaseModule):
         in_channels: 3 (images) or J (heatmaps).
         out_channels: J attention maps (15).
         depth: ResNet depth (paper 18).
+        base_channels: width of the ResNet's first stage and stem (paper 64; the last
+            stage has 8× that for depths 18/34, 32× for 50+).
         deconv_out_channels, deconv_kernel_sizes: the head's deconvolutions.
         init_std: std of the head's weight init.
         input_stride: see above.
@@ -55,6 +57,7 @@ class SoftAttentionNet(BaseModule):
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 15, depth: int = 18,
+                 base_channels: int = 64,
                  deconv_out_channels: Sequence[int] = (256, 256, 256),
                  deconv_kernel_sizes: Sequence[int] = (4, 4, 4), init_std: float = 0.001,
                  input_stride: Optional[int] = None, init_cfg: Optional[dict] = None):
@@ -67,10 +70,14 @@ class SoftAttentionNet(BaseModule):
             (4 if self.in_channels == 3 else 1)
         if self.input_stride < 1:
             raise ValueError(f'input_stride must be ≥ 1, got {input_stride}')
+        if int(base_channels) < 1:
+            raise ValueError(f'base_channels must be ≥ 1, got {base_channels}')
         self.init_std = float(init_std)
         self.backbone = MODELS.build(dict(type='ResNet', depth=depth,
-                                          in_channels=self.in_channels))
-        feat = 512 if depth in (18, 34) else 2048
+                                          in_channels=self.in_channels,
+                                          stem_channels=int(base_channels),
+                                          base_channels=int(base_channels)))
+        feat = int(base_channels) * (8 if depth in (18, 34) else 32)
         head_init = [dict(type='Normal', layer=['Conv2d', 'ConvTranspose2d'],
                           std=self.init_std, bias=0.0),
                      dict(type='Constant', layer='BatchNorm2d', val=1, bias=0.0)]
