@@ -77,7 +77,7 @@ class SoftAttentionNet(BaseModule):
                                           in_channels=self.in_channels,
                                           stem_channels=int(base_channels),
                                           base_channels=int(base_channels)))
-        feat = int(base_channels) * (8 if depth in (18, 34) else 32)
+        feat = self.backbone.feat_dim  # the last stage's width (mmpose ResNet)
         head_init = [dict(type='Normal', layer=['Conv2d', 'ConvTranspose2d'],
                           std=self.init_std, bias=0.0),
                      dict(type='Constant', layer='BatchNorm2d', val=1, bias=0.0)]
