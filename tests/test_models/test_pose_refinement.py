@@ -82,16 +82,61 @@ def test_refinement_matches_shuffled_people_and_rejects_outlier_views():
         assert _mpjpe(plain, s['X']) > 1.5 * e_out
 
 
-def test_a_joint_seen_by_one_view_keeps_the_network_value():
+def _depth(cams, X, view):
+    return cams.world_to_camera(X.reshape(-1, 3))[view, :, 2].view(X.shape[:-1])
+
+
+def test_a_joint_seen_by_one_view_goes_on_its_ray_at_the_networks_depth():
     s = _scene(1)
+    cams, kp, X = s['cams'], s['kp'].clone(), s['X']
     scores = s['scores'].clone()
-    scores[1:, :, L_WRIST] = 0  # the left wrists: only view 0 sees them
-    out, mask, _ = refine_poses(s['pred'], s['cams'], s['kp'], scores, solver='irls')
-    assert not mask[:, L_WRIST].any()
-    assert torch.equal(out[:, L_WRIST], s['pred'][:, L_WRIST])
-    assert mask[:, L_ELBOW].all()  # the others still move
-    assert _mpjpe(out[:, L_ELBOW], s['X'][:, L_ELBOW]) < 0.6 * _mpjpe(
-        s['pred'][:, L_ELBOW], s['X'][:, L_ELBOW])
+    scores[1:, :, L_WRIST] = 0  # the left wrists: only view 0 sees them, ...
+    slot0 = s['perm'][0].argsort()  # each person's index in view 0
+    kp[0, slot0, L_WRIST] = s['uv'][0, :, L_WRIST]  # ... without the scene's outliers
+    # a network far off on the wrists (600 mm across view 0's line of sight, as a
+    # CPU-scale network places joints it has no evidence for), right on their depth
+    pred = s['pred'].clone()
+    across = torch.linalg.cross(cams.R[0, 2], torch.tensor([0.0, 0.0, 1.0]))
+    pred[:, L_WRIST] = X[:, L_WRIST] + 600.0 * across / across.norm()
+    for solver in ('irls', 'clusters'):
+        out, mask, _ = refine_poses(pred, cams, kp, scores, solver=solver,
+                                    triangulation=dict(flip_pairs=()))
+        assert mask[:, L_WRIST].all(), solver
+        uv = cams.project(out[:, L_WRIST])[0]  # (3, 2) in view 0
+        assert (uv - kp[0, slot0, L_WRIST]).norm(dim=-1).max() < 0.5, solver
+        assert torch.allclose(_depth(cams, out[:, L_WRIST], 0),
+                              _depth(cams, pred[:, L_WRIST], 0), atol=1e-2)
+        assert _mpjpe(out[:, L_WRIST], X[:, L_WRIST]) < 60.0, solver  # was 600
+        assert mask[:, L_ELBOW].all()  # the others triangulated
+        assert _mpjpe(out[:, L_ELBOW], X[:, L_ELBOW]) < 0.6 * _mpjpe(
+            s['pred'][:, L_ELBOW], X[:, L_ELBOW])
+    # fill='median_depth': the same ray, at the person's median depth in that view
+    out, mask, _ = refine_poses(pred, cams, kp, scores, fill='median_depth', limbs=())
+    others = [j for j in range(15) if j != L_WRIST]
+    assert mask[:, L_WRIST].all()
+    assert torch.allclose(_depth(cams, out[:, L_WRIST], 0),
+                          _depth(cams, out[:, others], 0).median(-1).values, atol=1e-2)
+    # fill='network' keeps the network's joint; so does a joint no view sees
+    out, mask, _ = refine_poses(pred, cams, kp, scores, fill='network')
+    assert not mask[:, L_WRIST].any() and torch.equal(out[:, L_WRIST], pred[:, L_WRIST])
+    scores[0, :, L_WRIST] = 0
+    out, mask, _ = refine_poses(pred, cams, kp, scores)
+    assert not mask[:, L_WRIST].any() and torch.equal(out[:, L_WRIST], pred[:, L_WRIST])
+
+
+def test_the_fill_takes_the_view_an_accurate_network_backs():
+    s = _scene(0, noise_px=0.5)
+    cams, kp, X = s['cams'], s['kp'].clone(), s['X']
+    slot = s['perm'].argsort(1)  # (C, 3) each person's index per view
+    scores = s['scores'].clone()
+    scores[2:, :, L_WRIST] = 0  # two views see the wrists
+    scores[0, :, L_WRIST], scores[1, :, L_WRIST] = 0.3, 0.95
+    kp[1, slot[1], L_WRIST] += torch.tensor([120.0, -90.0])  # the better-scored is wrong
+    pred = X + torch.tensor([20.0, -15.0, 10.0])  # an accurate network
+    out, mask, _ = refine_poses(pred, cams, kp, scores, solver='irls')
+    uv = cams.project(out[:, L_WRIST])[0]
+    assert (uv - kp[0, slot[0], L_WRIST]).norm(dim=-1).max() < 0.5  # view 0's ray
+    assert _mpjpe(out[:, L_WRIST], X[:, L_WRIST]) < 40.0
 
 
 def test_a_person_without_a_2d_match_is_unchanged():
@@ -230,12 +275,6 @@ def test_clusters_solver_uses_the_baseline_solver_on_the_matched_people():
                                    flip_pairs=())
         ok = tri['triangulated']
         assert torch.allclose(out[ok].double(), tri['keypoints_3d'][ok], atol=1e-3)
-    # a joint with one view keeps the network's value
-    scores = s['scores'].clone()
-    scores[1:, :, L_WRIST] = 0
-    out, refined, _ = refine_poses(s['pred'], s['cams'], s['kp'], scores, solver='clusters')
-    assert not refined[:, L_WRIST].any()
-    assert torch.equal(out[:, L_WRIST], s['pred'][:, L_WRIST])
 
 
 def test_triangulate_clusters_keeps_the_callers_order_and_drops_thin_clusters():
