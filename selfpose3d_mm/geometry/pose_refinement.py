@@ -25,13 +25,15 @@ The network's people are kept; only their joints move. Per frame (:func:`refine_
    (iteratively re-weighted least squares of the Cauchy loss: the DLT rows carry the
    square roots of these weights).
 3. **Joints that cannot be triangulated** (fewer than two views (``'clusters'``) or
-   ``min_views`` views within the gate (``'irls'``) support them) get a *fill*. ``fill='view_ray'`` (the default): the point of
-   the ray of the joint's best-scoring observation among the person's views (among those
-   within ``gate`` of the network joint's projection, when there are any: the network
-   picks out the outlier views) at the depth of the network's joint in that view (one view fixes two of the three
+   ``min_views`` views within the gate (``'irls'``) support them) get a *fill*.
+   ``fill='view_ray'`` (the default): the point of the ray of the joint's best-scoring
+   observation among the person's views (among those within ``gate`` of the network
+   joint's projection, when there are any: the network picks out the outlier views) at
+   the depth of the network's joint in that view (one view fixes two of the three
    coordinates, the network only the depth). ``fill='median_depth'``: at the person's
-   median depth in that view (the triangulation baseline's fill). ``fill='network'``:
-   the network's joint. A joint no view observes keeps the network's joint. The
+   median depth in that view (the triangulation baseline's fill). ``fill='network'``: the
+   network's joint. A joint no view observes keeps the network's joint. Like the
+   baseline's fill, the fill also reads 2D joints scored below ``min_joint_score``. The
    synthetic world's CPU-scale network places the joints it has no evidence for far off
    (test split, 100 frames: 471 mm on average where the network's joint was kept, up to
    1.4 m), which the one view bounds.
@@ -260,7 +262,7 @@ def _more_plausible(Y: Tensor, fill: Tensor, net: Tensor, limbs: Tensor,
 
 def _solve_irls(kp: Tensor, scores: Tensor, conf: Tensor, cams: MultiViewCameras,
                 matches: Tensor, net: Tensor, uv: Tensor, scale: Tensor, k: dict
-                ) -> Tuple[Tensor, Tensor]:
+                ) -> Tuple[Tensor, Tensor, Tensor]:
     """``solver='irls'``: network-weighted IRLS of the matched 2D joints (module docstring,
     step 2); uv (N, C, J, 2) and scale (N, C) are the network's projections and person
     sizes. Returns X (N, J, 3), the joints with ``min_views`` views within the gate and
@@ -292,7 +294,7 @@ def _solve_irls(kp: Tensor, scores: Tensor, conf: Tensor, cams: MultiViewCameras
 
 
 def _solve_clusters(kp: Tensor, scores: Tensor, conf: Tensor, cams: MultiViewCameras,
-                    matches: Tensor, net: Tensor, k: dict) -> Tuple[Tensor, Tensor]:
+                    matches: Tensor, net: Tensor, k: dict) -> Tuple[Tensor, Tensor, Tensor]:
     """``solver='clusters'``: each predicted person's matched 2D persons triangulated by
     the triangulation baseline's solver. Returns X (N, J, 3) (the network's joint where
     not triangulated), triangulated (N, J) and each person's views after the solver's
