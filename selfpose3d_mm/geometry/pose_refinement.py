@@ -84,7 +84,8 @@ REFINEMENT_DEFAULTS = dict(
     min_match_joints=4,      # joints seen in both needed to compare two poses
     # --- robust triangulation (fractions of the person size) ---
     robust_scale=0.1,        # Cauchy scale of the reprojection error
-    gate=0.1,                # views with a larger reprojection error get weight 0
+    gate=0.1,                # views with a larger reprojection error get weight 0; the
+                             # fill's views the network backs lie within it
     prior_gate=1.0,          # the same for the network's pose (the start weights)
     irls_iters=4,            # re-weighting rounds
     min_views=2,             # views within the gate needed to move a joint
