@@ -36,7 +36,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ['MultiViewCameras', 'DISTORTION_WIDTHS', 'DISTORTION_NAMES', 'distortion_width']
+__all__ = ['MultiViewCameras', 'DISTORTION_WIDTHS', 'DISTORTION_NAMES', 'distortion_width',
+           'points_on_rays']
 
 DISTORTION_WIDTHS = (5, 8, 12, 14)
 DISTORTION_NAMES = ('k1', 'k2', 'p1', 'p2', 'k3', 'k4', 'k5', 'k6', 's1', 's2', 's3', 's4',
@@ -55,6 +56,13 @@ def distortion_width(n: int) -> int:
         return int(n)
     raise ValueError(f'{n} distortion coefficients: OpenCV\'s models have 4, 5 (k1 k2 p1 p2 '
                      '[k3]), 8 (+ k4 k5 k6), 12 (+ s1 s2 s3 s4) or 14 (+ tau_x tau_y)')
+
+
+def points_on_rays(xn: Tensor, depth: Tensor, R: Tensor, t: Tensor) -> Tensor:
+    """World points (*, 3) on the rays of normalised undistorted image points xn (*, 2)
+    at camera depth ``depth`` (*), each in the camera of its own R (*, 3, 3), t (*, 3)."""
+    pc = torch.cat([xn * depth.unsqueeze(-1), depth.unsqueeze(-1)], -1)  # camera frame
+    return (R.transpose(-1, -2) @ (pc - t).unsqueeze(-1)).squeeze(-1)
 
 
 def _pad_dist(dist: Tensor, width: int) -> Tensor:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .camera import points_on_rays
 from .epipolar import EpipolarRig, epipolar_distance
 from .triangulation import triangulate_dlt
 
@@ -149,9 +150,7 @@ def _fill_missing(rig: EpipolarRig, X: Tensor, tri: Tensor, g: dict) -> Tensor:
     has = raw.amax(1) > 0
     xn = g['xn'].gather(1, best.view(P, 1, J, 1).expand(P, 1, J, 2)).squeeze(1)
     zb = zref.gather(1, best)  # (P, J)
-    pc = torch.cat([xn * zb.unsqueeze(-1), zb.unsqueeze(-1)], -1)
-    Rb, tb = rig.R[best], rig.t[best]  # (P, J, 3, 3), (P, J, 3)
-    ray = (Rb.transpose(-1, -2) @ (pc - tb).unsqueeze(-1)).squeeze(-1)
+    ray = points_on_rays(xn, zb, rig.R[best], rig.t[best])
     centroid = Xt.nanmean(1, keepdim=True).expand_as(X)
     ok = has & torch.isfinite(zb) & (zb > 0)
     fill = torch.where(ok.unsqueeze(-1), ray, centroid)

@@ -67,7 +67,7 @@ from selfpose3d_mm.skeleton import PANOPTIC15_LIMBS
 from selfpose3d_mm.utils import merge_knobs
 from .association import (PANOPTIC15_BONE_RANGES, resolve_triangulation_knobs,
                           triangulate_clusters)
-from .camera import MultiViewCameras
+from .camera import MultiViewCameras, points_on_rays
 from .epipolar import person_scale, truncated_mean
 from .triangulation import triangulate_dlt
 
@@ -308,15 +308,15 @@ def _solve_clusters(kp: Tensor, scores: Tensor, conf: Tensor, cams: MultiViewCam
 
 
 def _fill_on_rays(kp: Tensor, scores: Tensor, cams: MultiViewCameras, views: Tensor,
-                  X: Tensor, solved: Tensor, net: Tensor, net_err: Tensor, k: dict
-                  ) -> Tuple[Tensor, Tensor]:
+                  X: Tensor, solved: Tensor, net: Tensor, uv: Tensor, scale: Tensor,
+                  k: dict) -> Tuple[Tensor, Tensor]:
     """Step 3 of the module docstring: every joint placed on the ray of its best-scoring
     observation in the person's ``views`` (N, C; -1 none) — among those within ``gate``
-    of the network's joint (``net_err`` (N, C, J): its reprojection error in person
-    sizes) if any — at the network joint's depth (``'view_ray'``) or at the person's
-    median depth over its ``solved`` (N, J) joints ``X`` (``'median_depth'``) in that
-    view. Returns the fill (N, J, 3) (the network's joint where none) and the joints it
-    placed (N, J)."""
+    of the network's joint (its projections ``uv`` (N, C, J, 2), in person sizes
+    ``scale`` (N, C)) if any — at the network joint's depth (``'view_ray'``) or at the
+    person's median depth over its ``solved`` (N, J) joints ``X`` (``'median_depth'``) in
+    that view. Returns the fill (N, J, 3) (the network's joint where none) and the
+    joints it placed (N, J)."""
     N, C = views.shape
     J = X.shape[1]
     c_idx = torch.arange(C, device=kp.device).expand(N, C)
@@ -324,6 +324,7 @@ def _fill_on_rays(kp: Tensor, scores: Tensor, cams: MultiViewCameras, views: Ten
     kp_v = kp[c_idx, q]  # (N, C, J, 2)
     s = scores.detach().double()[c_idx, q] * (views >= 0).unsqueeze(-1)
     s = torch.where(torch.isfinite(kp_v).all(-1), s, torch.zeros_like(s))
+    net_err = ((uv - kp_v).norm(dim=-1) / scale.unsqueeze(-1)).nan_to_num(float('inf'))
     agree = torch.where(net_err <= float(k['gate']), s, torch.zeros_like(s))
     s = torch.where((agree > 0).any(1, keepdim=True), agree, s)  # views the network backs
     best = s.argmax(1)  # (N, J) the best-scoring view of each joint
@@ -341,9 +342,7 @@ def _fill_on_rays(kp: Tensor, scores: Tensor, cams: MultiViewCameras, views: Ten
         z = torch.nanmedian(z, -1, keepdim=True).values.expand(N, C, J)
     z = z.gather(1, best.unsqueeze(1)).squeeze(1)  # (N, J)
     has &= torch.isfinite(z) & (z > 0)
-    pc = torch.cat([xn * z.unsqueeze(-1), z.unsqueeze(-1)], -1)  # camera coordinates
-    R, t = cams.R[best], cams.t[best]  # (N, J, 3, 3), (N, J, 3)
-    ray = (R.transpose(-1, -2) @ (pc - t).unsqueeze(-1)).squeeze(-1)
+    ray = points_on_rays(xn, z, cams.R[best], cams.t[best])
     return torch.where(has.unsqueeze(-1), ray, net), has
 
 
@@ -406,10 +405,8 @@ def refine_poses(poses3d: Tensor, cameras: MultiViewCameras, keypoints2d: Tensor
     # check below rejects it), else the fill
     fallback, filled = net, torch.zeros_like(refined)
     if k['fill'] != 'network':
-        net_err = (uv - kp[torch.arange(C, device=kp.device), views.clamp(min=0)]).norm(
-            dim=-1) / scale.unsqueeze(-1)  # (N, C, J) in person sizes
-        fill, filled = _fill_on_rays(kp, scores, cams, views, X, refined, net,
-                                     net_err.nan_to_num(float('inf')), k)
+        fill, filled = _fill_on_rays(kp, scores, cams, views, X, refined, net, uv, scale,
+                                     k)
         filled &= ~refined & ((fill - net).norm(dim=-1) <= float(k['max_shift_mm']))
         fallback = torch.where(filled.unsqueeze(-1), fill, net)
     if len(limbs):
