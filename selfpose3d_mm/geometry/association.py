@@ -374,7 +374,9 @@ def triangulate_people(keypoints, scores, person_mask, cameras: MultiViewCameras
     Returns:
         dict: ``keypoints_3d`` (P, J, 3) float32 world mm, ``scores`` (P,) float32
         confidences in [0, 1] sorted descending, ``person_index`` (P, C) long: the
-        person of each view supporting the pose (-1: none).
+        person of each view supporting the pose (-1: none), ``triangulated`` (P, J)
+        bool: the joint was triangulated from two or more views (else filled on one
+        view's ray at the person's median depth).
     """
     k = resolve_triangulation_knobs(knobs)
     prepared = _prepare(keypoints, scores, person_mask, cameras, k, 'triangulate_people')

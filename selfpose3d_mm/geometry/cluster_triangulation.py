@@ -214,7 +214,8 @@ def merge_duplicate_clusters(rig, state, obs, flip_pairs, k) -> dict:
 def empty_people(C: int, J: int, device) -> dict:
     return dict(keypoints_3d=torch.zeros(0, J, 3, device=device),
                 scores=torch.zeros(0, device=device),
-                person_index=torch.zeros(0, C, dtype=torch.long, device=device))
+                person_index=torch.zeros(0, C, dtype=torch.long, device=device),
+                triangulated=torch.zeros(0, J, dtype=torch.bool, device=device))
 
 
 def finalize_people(state: dict, space_center, space_size, k: dict, C: int, J: int, device):
@@ -254,4 +255,4 @@ def finalize_people(state: dict, space_center, space_size, k: dict, C: int, J: i
                 kept.append(n)
         sel = sel[kept]
     return dict(keypoints_3d=X[sel].float(), scores=conf[sel].float(),
-                person_index=state['idx'][sel])
+                person_index=state['idx'][sel], triangulated=tri[sel])

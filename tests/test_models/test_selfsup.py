@@ -134,3 +134,57 @@ def test_self_supervised_stage_needs_three_view_sets():
     data = model.data_preprocessor(multiview_collate([ds[0]]), True)
     with pytest.raises(ValueError, match='3 view-sets'):
         model(**data, mode='loss')
+
+
+def test_triangulated_targets_come_from_the_pseudo_poses_of_the_person_nearest_each_proposal():
+    """loss_pose_3d's targets: with noise-free pseudo poses, the triangulation of x⁰'s
+    2D poses is the true pose of the person nearest each proposal; a proposal far from
+    everyone gets no target, and the loss is 0 for the true poses."""
+    model = _model()
+    batch = model.data_preprocessor(_batch(n=2, num_people=(2, 3), seed=4), True)['inputs']
+    gt = _gt(n=2, num_people=(2, 3), seed=4)
+    root = model.root_index
+    # proposals: near every person of frame 1 and of frame 0 (60 mm off), and one far away
+    b_idx = torch.tensor([1] * len(gt[1]) + [0] * len(gt[0]) + [0])
+    truth = torch.cat([gt[1], gt[0], gt[0][:1]])
+    centers = truth[:, root] + torch.tensor([60.0, -40.0, 20.0])
+    centers[-1] = torch.tensor([2900.0, 2900.0, 900.0])
+    obj = model.objective
+    X, tri, people = obj.triangulated_people(batch, obj.pseudo_labels(batch, 0))
+    assert people.sum(1).tolist() == [len(g) for g in gt]
+    target, mask = obj.triangulated_targets(model, (X, tri, people), centers, b_idx)
+    assert not mask[-1].any()                          # nobody within 500 mm
+    assert mask[:-1].float().mean() > 0.9              # joints seen by >= 2 views
+    err = (target[:-1] - truth[:-1]).norm(dim=-1)[mask[:-1]]
+    assert float(err.max()) < 5.0                      # mm: the true joints
+    assert float(model.pose_head.loss(truth, target, mask)) < 2.0
+    assert float(model.pose_head.loss(truth + 100.0, target, mask)) > 90.0
+
+
+def test_the_triangulated_3d_loss_trains_the_pose_net_and_is_off_by_default():
+    # an untrained root net proposes anywhere: every proposal takes the nearest person
+    model = _model(pseudo_3d=dict(match_radius=1e5))
+    assert model.objective.active['loss_pose_3d'] == 0.0  # not in the paper
+    model.set_stage(train=['pose_net'], losses=dict(loss_pose_3d=1.0))
+    data = model.data_preprocessor(_batch(num_people=(2, 2)), True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_pose_3d'} and float(losses['loss_pose_3d']) > 0
+    losses['loss_pose_3d'].backward()
+    assert model.pose_head.net.output_layer.weight.grad.abs().sum() > 0
+    with pytest.raises(KeyError, match='pseudo_3d'):
+        _model(pseudo_3d=dict(radius=300.0))
+
+
+def test_the_triangulated_root_loss_is_smallest_for_a_root_net_that_finds_the_people():
+    """loss_root_3d: the root volumes against 3D Gaussians at the triangulated roots;
+    its gradient reaches the root net."""
+    model = _model()
+    model.set_stage(train=['root_net'], losses=dict(loss_root_3d=1.0))
+    data = model.data_preprocessor(_batch(num_people=(2, 2)), True)
+    loss = model(**data, mode='loss')['loss_root_3d']
+    loss.backward()
+    assert model.root_head.net.output_layer.weight.grad.abs().sum() > 0
+    batch, obj = data['inputs'], model.objective
+    X, _, people = obj.triangulated_people(batch, obj.pseudo_labels(batch, 0))
+    truth = _gt(num_people=(2, 2))[0][:, model.root_index]
+    assert float(torch.cdist(truth, X[0, people[0], model.root_index]).min(1).values.max()) < 5

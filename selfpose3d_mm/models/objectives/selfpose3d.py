@@ -1,4 +1,4 @@
-"""SelfPose3d's self-supervised objective (docs/method.md#self-supervised-training).
+"""SelfPose3d's self-supervised objective (docs/method.md#self-supervised-losses).
 
 Reads only the cameras, the view-sets' affines (x⁰ un-augmented, x¹ and x² randomly
 rotated/scaled) and the 2D pseudo poses of :class:`MultiViewBatch`. It cannot read 3D or
@@ -14,6 +14,13 @@ puts GT into its batch and refuses a training sample that carries any.
     loss_pose_l1    Hungarian-matched L1 between those projections and the pseudo poses,
                     with hard view attention (the worst view of each frame dropped)
 
+Beyond the paper, off by default (docs/method.md#triangulated-pseudo-3d-targets): the
+triangulation baseline run on x⁰'s pseudo poses gives each frame's people in 3D;
+
+    loss_root_3d    root volumes of x⁰, x¹, x² vs 3D Gaussians at those people's roots
+    loss_pose_3d    L1 (mm) of Y¹ and Y² to the triangulated joints of the person whose
+                    root is nearest each proposal
+
 The root volumes are on the network's grid of the batch (``net.root_space(batch)``): with
 ``root_head.space_from='frame'`` the synthetic roots are drawn in the batch's own capture
 space and their targets encoded on its grid.
@@ -25,8 +32,11 @@ from typing import Dict, List, Optional, Set, Tuple
 import torch
 from mmpose.registry import MODELS
 from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
 
-from selfpose3d_mm.geometry import apply_affine, render_gaussian_heatmaps
+from selfpose3d_mm.geometry import apply_affine, invert_affine, render_gaussian_heatmaps
+from selfpose3d_mm.geometry.association import (resolve_triangulation_knobs,
+                                                triangulate_people)
 from ..losses import SyntheticRootSampler
 from .base import BaseObjective
 
@@ -35,7 +45,7 @@ __all__ = ['SelfPose3dObjective', 'SELFSUP_DEFAULTS']
 SELFSUP_DEFAULTS = dict(
     # pseudo-label sets: both keep persons whose box score > box_thr; 'hard' also drops
     # joints with score < hard_keypoint_thr and persons left with fewer than
-    # hard_min_joints joints (docs/method.md#pseudo-labels)
+    # hard_min_joints joints (docs/method.md#pseudo-label-sets)
     box_thr=0.7,
     hard_keypoint_thr=0.7,
     hard_min_joints=3,
@@ -46,6 +56,9 @@ SELFSUP_DEFAULTS = dict(
     root_syn_sets=(0, 1, 2),  # view-sets the synthetic-root loss renders into
     proposal_threshold=None,  # proposals for pose training (None: the root head's)
     cross_affine=True,    # False (ablation): Y¹ is compared in x¹'s own frame, Y² in x²'s
+    # loss_root_3d / loss_pose_3d: triangulation: knobs of TRIANGULATION_DEFAULTS; a
+    # proposal takes the triangulated person whose root is nearest, within match_radius mm
+    pseudo_3d=dict(match_radius=500.0, triangulation=None),
 )
 _LOSS_MODULES = dict(root_consistency=dict(type='RootConsistencyLoss'),
                      heatmap_loss=dict(type='AttentiveHeatmapLoss'),
@@ -72,9 +85,11 @@ class SelfPose3dObjective(BaseObjective):
     """
 
     LOSSES = ('loss_2d_pseudo', 'loss_root_syn', 'loss_root_cons', 'loss_pose_hm',
-              'loss_attn', 'loss_pose_l1')
+              'loss_attn', 'loss_pose_l1', 'loss_root_3d', 'loss_pose_3d')
+    # loss_root_3d, loss_pose_3d are not in the paper: off unless a stage sets them
     DEFAULT_WEIGHTS = dict(loss_2d_pseudo=1.0, loss_root_syn=100.0, loss_root_cons=1.0,
-                           loss_pose_hm=1.0, loss_attn=0.1, loss_pose_l1=0.01)
+                           loss_pose_hm=1.0, loss_attn=0.1, loss_pose_l1=0.01,
+                           loss_root_3d=0.0, loss_pose_3d=0.0)
     gt_policy = 'forbidden'
 
     def __init__(self, loss_weights: Dict[str, float] = None,
@@ -87,6 +102,13 @@ class SelfPose3dObjective(BaseObjective):
                            f'{sorted(SELFSUP_DEFAULTS)}')
         cfg = {**SELFSUP_DEFAULTS, **knobs}
         cfg['root_syn'] = {**SELFSUP_DEFAULTS['root_syn'], **cfg['root_syn']}
+        cfg['pseudo_3d'] = {**SELFSUP_DEFAULTS['pseudo_3d'], **cfg['pseudo_3d']}
+        unknown = set(cfg['pseudo_3d']) - set(SELFSUP_DEFAULTS['pseudo_3d'])
+        if unknown:
+            raise KeyError(f'SelfPose3dObjective: pseudo_3d: unknown knobs {sorted(unknown)}'
+                           f'; known {sorted(SELFSUP_DEFAULTS["pseudo_3d"])}')
+        cfg['pseudo_3d']['triangulation'] = dict(cfg['pseudo_3d']['triangulation'] or {})
+        resolve_triangulation_knobs(dict(cfg['pseudo_3d']['triangulation']))  # fail early
         self.cfg = cfg
         self._attention_cfg = attention_net
         self.attention_net = None
@@ -141,7 +163,8 @@ class SelfPose3dObjective(BaseObjective):
     # ------------------------------------------------------------------ losses
     def compute(self, net, batch, on: Set[str]) -> Dict[str, Tensor]:
         S = batch.num_sets
-        if S < 3 and on & {'loss_root_cons', 'loss_pose_hm', 'loss_pose_l1'}:
+        if S < 3 and on & {'loss_root_cons', 'loss_pose_hm', 'loss_pose_l1',
+                           'loss_pose_3d'}:
             raise ValueError(f'self-supervised losses {sorted(on)} need 3 view-sets per '
                              f'sample (x0, x1, x2); the pipeline gave {S}: use '
                              'MultiViewRandomAffinePair in the train pipeline')
@@ -149,6 +172,8 @@ class SelfPose3dObjective(BaseObjective):
         space = net.root_space(batch)  # one root grid for the step (host floats)
         hms = [net.heatmaps(batch, k) for k in range(S)] if need_hm else []
         labels = [self.pseudo_labels(batch, k) for k in range(S)] if need_hm else []
+        people = self.triangulated_people(batch, labels[0]) \
+            if on & {'loss_root_3d', 'loss_pose_3d'} else None
         losses: Dict[str, Tensor] = {}
         if 'loss_2d_pseudo' in on and net.with_heatmap_net:
             losses['loss_2d_pseudo'] = sum(
@@ -158,13 +183,20 @@ class SelfPose3dObjective(BaseObjective):
             losses['loss_root_syn'] = self.synthetic_root_loss(net, batch, space)
         if net.with_heatmap_net and not net.trains('heatmap_net_2d'):
             hms = [h.detach() for h in hms]
+        if on & {'loss_root_cons', 'loss_root_3d'}:
+            # x⁰'s volume needs a gradient only for loss_root_3d (a target of consistency)
+            with torch.set_grad_enabled(torch.is_grad_enabled() and 'loss_root_3d' in on):
+                vols = [net.root_volume(net.root_input(hms[0]), batch, 0, space)]
+            vols += [net.root_volume(net.root_input(hms[k]), batch, k, space)
+                     for k in range(1, S)]
         if 'loss_root_cons' in on:
-            with torch.no_grad():
-                g0 = net.root_volume(net.root_input(hms[0]), batch, 0, space)
-            vols = [net.root_volume(net.root_input(hms[k]), batch, k, space) for k in (1, 2)]
-            losses['loss_root_cons'] = self.root_consistency(vols, g0)
-        if on & {'loss_pose_hm', 'loss_pose_l1', 'loss_attn'}:
-            losses.update(self.pose_losses(net, batch, hms, labels, on, space))
+            losses['loss_root_cons'] = self.root_consistency(vols[1:3], vols[0].detach())
+        if 'loss_root_3d' in on:
+            X, _, pm = people
+            target = net.root_head.encode(X[:, :, net.root_index], pm, space)
+            losses['loss_root_3d'] = sum(net.root_head.loss(v, target) for v in vols) / S
+        if on & {'loss_pose_hm', 'loss_pose_l1', 'loss_attn', 'loss_pose_3d'}:
+            losses.update(self.pose_losses(net, batch, hms, labels, on, space, people))
         return losses
 
     def synthetic_root_loss(self, net, batch, space=None) -> Tensor:
@@ -202,10 +234,12 @@ class SelfPose3dObjective(BaseObjective):
         att = self.attention_net(x.flatten(0, 1), output_size=(h, w))
         return att.view(B, C, *att.shape[1:])
 
-    def pose_losses(self, net, batch, hms: List[Tensor], labels: list, on, space=None
+    def pose_losses(self, net, batch, hms: List[Tensor], labels: list, on, space=None,
+                    people: Optional[Tuple[Tensor, Tensor, Tensor]] = None
                     ) -> Dict[str, Tensor]:
         """Pose net on x¹ and x² from the proposals of x⁰ (root grid ``space``, default
-        ``net.root_space``); the cross-view losses."""
+        ``net.root_space``); the cross-view losses, and ``loss_pose_3d`` against the
+        :meth:`triangulated_people` ``people`` (computed here when None)."""
         space = net.root_space(batch) if space is None else space
         with torch.no_grad():  # proposals from the un-augmented set (root net frozen)
             g0 = net.root_volume(net.root_input(hms[0].detach()), batch, 0, space)
@@ -220,8 +254,15 @@ class SelfPose3dObjective(BaseObjective):
             Y = {k: v + anchor for k, v in Y.items()}
         att = {k: self.attention(batch, hms[k], k) for k in (1, 2)} \
             if on & {'loss_pose_hm', 'loss_attn'} else {1: None, 2: None}
-        return self.cross_view_losses(net, batch, Y, b_idx, k_idx, scores.shape[1], labels,
-                                      att, on)
+        losses = self.cross_view_losses(net, batch, Y, b_idx, k_idx, scores.shape[1],
+                                        labels, att, on)
+        if 'loss_pose_3d' in on:
+            if people is None:
+                people = self.triangulated_people(batch, labels[0])
+            target, mask = self.triangulated_targets(net, people, c, b_idx)
+            losses['loss_pose_3d'] = sum(net.pose_head.loss(Y[k], target, mask)
+                                         for k in (1, 2)) / 2
+        return losses
 
     def cross_view_losses(self, net, batch, Y: Dict[int, Tensor], b_idx: Tensor,
                           k_idx: Tensor, K: int, labels: list,
@@ -260,6 +301,57 @@ class SelfPose3dObjective(BaseObjective):
         if 'loss_attn' in on and att[1] is not None:
             losses['loss_attn'] = self.attention_reg(att[1]) + self.attention_reg(att[2])
         return losses
+
+    @torch.no_grad()
+    def triangulated_people(self, batch, label0: Tuple[Tensor, Tensor]
+                            ) -> Tuple[Tensor, Tensor, Tensor]:
+        """Each frame's people by the triangulation baseline on the un-augmented set's
+        pseudo poses ``label0`` (the current label set, mapped back to image pixels);
+        only pseudo poses and cameras are read.
+
+        Returns poses (B, P, J, 3) world mm, triangulated (B, P, J) (the joint has two or
+        more agreeing views; else a one-view fill) and the person mask (B, P).
+        """
+        kp, vis = label0  # (B, C, Q, J, 2) heatmap px of x⁰, (B, C, Q, J)
+        _, scores, _ = batch.pseudo.view_set(0)
+        B, C, Q, J = vis.shape
+        to_image = invert_affine(batch.affines[:, 0].double())  # (B, C, 2, 3)
+        kp_img = apply_affine(kp.double().reshape(B, C, Q * J, 2), to_image)
+        kp_img = kp_img.view(B, C, Q, J, 2)
+        w = scores.double() * vis
+        knobs = self.cfg['pseudo_3d']['triangulation']
+        # association is per frame (the triangulation baseline; a batch of 1-4 frames)
+        found = [triangulate_people(kp_img[b], w[b], batch.pseudo.person_mask[b],
+                                    batch.cameras_of(b), **knobs) for b in range(B)]
+        return _pad_people(found, J, kp)
+
+    def triangulated_targets(self, net, people: Tuple[Tensor, Tensor, Tensor],
+                             centers: Tensor, b_idx: Tensor) -> Tuple[Tensor, Tensor]:
+        """``loss_pose_3d``'s targets: each proposal (``centers`` (M, 3) of frames
+        ``b_idx``) takes the :meth:`triangulated_people` person whose root is nearest,
+        within ``pseudo_3d.match_radius`` mm. Returns targets (M, J, 3) and mask (M, J):
+        the triangulated joints of a matched person (no target for one-view fills)."""
+        X, tri, pm = people
+        roots = X[b_idx, :, net.root_index]  # (M, P, 3)
+        d = (roots - centers.detach().unsqueeze(1)).norm(dim=-1).masked_fill(
+            ~pm[b_idx], float('inf'))
+        dist, nearest = d.min(1)  # P >= 1 (padded); no person: inf, no target
+        target = X[b_idx, nearest]
+        mask = tri[b_idx, nearest] & (dist <= float(
+            self.cfg['pseudo_3d']['match_radius'])).unsqueeze(-1)
+        return target, mask
+
+
+def _pad_people(found: List[dict], J: int, like: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """Per-frame ``triangulate_people`` outputs → poses (B, P, J, 3), triangulated
+    (B, P, J) and mask (B, P), padded to P >= 1 people (no person: an all-False row)."""
+    pad = [dict(keypoints_3d=like.new_zeros(1, J, 3),
+                triangulated=torch.zeros(1, J, dtype=torch.bool, device=like.device))]
+    out = [pad_sequence([f[key].to(like.device) for f in found + pad], batch_first=True)
+           [:len(found)] for key in ('keypoints_3d', 'triangulated')]
+    counts = torch.tensor([len(f['keypoints_3d']) for f in found], device=like.device)
+    mask = torch.arange(out[0].shape[1], device=like.device) < counts.unsqueeze(1)
+    return out[0].to(like.dtype), out[1], mask
 
 
 def _scatter_persons(values: Tensor, b_idx: Tensor, k_idx: Tensor, B: int, K: int) -> Tensor:
