@@ -37,7 +37,7 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from selfpose3d_mm.geometry import MultiViewCameras
+from selfpose3d_mm.geometry import MultiViewCameras, apply_affine, invert_affine
 
 __all__ = ['MultiViewBatch', 'PseudoPoses', 'GroundTruth3D', 'capture_space_of']
 
@@ -130,6 +130,16 @@ class MultiViewBatch:
     @property
     def shared_rig(self) -> bool:
         return not len(self.cameras.batch_shape)
+
+    def image_pixels(self, keypoints: Tensor, view_set: int,
+                     frame: Optional[int] = None) -> Tensor:
+        """Points in heatmap pixels of view-set ``view_set`` → original image pixels
+        (the inverse of its affines, in the points' dtype). ``keypoints``: (B, C, ..., 2),
+        or (C, ..., 2) of frame ``frame``."""
+        A = self.affines[:, view_set] if frame is None else self.affines[frame, view_set]
+        A = invert_affine(A.to(keypoints.dtype))  # (B, C, 2, 3) or (C, 2, 3)
+        lead = A.shape[:-2]
+        return apply_affine(keypoints.reshape(*lead, -1, 2), A).view(keypoints.shape)
 
     def cameras_of(self, batch_index) -> MultiViewCameras:
         """The rig of frame ``batch_index`` (an int), or of each of M items of frames

@@ -175,7 +175,7 @@ def test_the_triangulated_3d_loss_trains_the_pose_net_and_is_off_by_default():
         _model(pseudo_3d=dict(radius=300.0))
 
 
-def test_the_triangulated_root_loss_is_smallest_for_a_root_net_that_finds_the_people():
+def test_the_triangulated_root_loss_reaches_the_root_net_and_targets_the_true_roots():
     """loss_root_3d: the root volumes against 3D Gaussians at the triangulated roots;
     its gradient reaches the root net."""
     model = _model()

@@ -8,7 +8,6 @@ from typing import Mapping, Optional, Tuple
 
 from torch import Tensor
 
-from selfpose3d_mm.geometry import apply_affine, invert_affine
 from selfpose3d_mm.geometry.pose_refinement import refine_poses, resolve_refinement_knobs
 from selfpose3d_mm.structures import MultiViewBatch
 
@@ -51,9 +50,7 @@ def refine_frame(batch: MultiViewBatch, b: int, keypoints_3d: Tensor, knobs: dic
                          'or give the dataset its 2D poses.')
     kp, scores, visible = batch.pseudo.view_set(0)  # (B, C, P, J, ·) heatmap px
     kp, scores, visible = kp[b], scores[b], visible[b]
-    C, P, J = scores.shape
-    to_image = invert_affine(batch.affines[b, 0].to(kp.dtype))  # (C, 2, 3) heatmap → image
-    kp_img = apply_affine(kp.reshape(C, P * J, 2), to_image).view(C, P, J, 2)
+    kp_img = batch.image_pixels(kp, 0, frame=b)  # (C, P, J, 2) heatmap → image px
     refined, mask, _ = refine_poses(keypoints_3d, batch.cameras_of(b), kp_img,
                                     scores * visible, batch.pseudo.person_mask[b], **knobs)
     return refined, mask

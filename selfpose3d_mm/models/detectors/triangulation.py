@@ -9,7 +9,6 @@ from mmengine.runner import load_checkpoint
 from mmengine.structures import InstanceData
 from mmpose.registry import MODELS
 
-from selfpose3d_mm.geometry import apply_affine, invert_affine
 from selfpose3d_mm.structures import MultiViewBatch
 from ..data_preprocessors import build_data_preprocessor
 from selfpose3d_mm.geometry.association import (
@@ -85,10 +84,7 @@ class TriangulationBaseline(BaseModel):
                            'pipeline must run MultiViewAffine and PackMultiViewInputs on a '
                            'dataset with pseudo 2D poses')
         kp, scores, vis = batch.pseudo.view_set(self.view_set)
-        kp = kp[b].double()  # (C, P, J, 2) in the set's target pixels
-        C, P, J = kp.shape[:3]
-        A_inv = invert_affine(batch.affines[b, self.view_set].double())
-        kp = apply_affine(kp.reshape(C, P * J, 2), A_inv).view(C, P, J, 2)
+        kp = batch.image_pixels(kp[b].double(), self.view_set, frame=b)  # (C, P, J, 2)
         return kp, scores[b].double() * vis[b], batch.pseudo.person_mask[b]
 
     def triangulate_frame(self, batch: MultiViewBatch, b: int, sample) -> dict:

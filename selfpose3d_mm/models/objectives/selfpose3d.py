@@ -34,7 +34,7 @@ from mmpose.registry import MODELS
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
-from selfpose3d_mm.geometry import apply_affine, invert_affine, render_gaussian_heatmaps
+from selfpose3d_mm.geometry import apply_affine, render_gaussian_heatmaps
 from selfpose3d_mm.geometry.association import (resolve_triangulation_knobs,
                                                 triangulate_people)
 from ..losses import SyntheticRootSampler
@@ -239,7 +239,7 @@ class SelfPose3dObjective(BaseObjective):
                     ) -> Dict[str, Tensor]:
         """Pose net on x¹ and x² from the proposals of x⁰ (root grid ``space``, default
         ``net.root_space``); the cross-view losses, and ``loss_pose_3d`` against the
-        :meth:`triangulated_people` ``people`` (computed here when None)."""
+        :meth:`triangulated_people` ``people`` (needed when that loss is on)."""
         space = net.root_space(batch) if space is None else space
         with torch.no_grad():  # proposals from the un-augmented set (root net frozen)
             g0 = net.root_volume(net.root_input(hms[0].detach()), batch, 0, space)
@@ -257,8 +257,6 @@ class SelfPose3dObjective(BaseObjective):
         losses = self.cross_view_losses(net, batch, Y, b_idx, k_idx, scores.shape[1],
                                         labels, att, on)
         if 'loss_pose_3d' in on:
-            if people is None:
-                people = self.triangulated_people(batch, labels[0])
             target, mask = self.triangulated_targets(net, people, c, b_idx)
             losses['loss_pose_3d'] = sum(net.pose_head.loss(Y[k], target, mask)
                                          for k in (1, 2)) / 2
@@ -314,10 +312,8 @@ class SelfPose3dObjective(BaseObjective):
         """
         kp, vis = label0  # (B, C, Q, J, 2) heatmap px of x⁰, (B, C, Q, J)
         _, scores, _ = batch.pseudo.view_set(0)
-        B, C, Q, J = vis.shape
-        to_image = invert_affine(batch.affines[:, 0].double())  # (B, C, 2, 3)
-        kp_img = apply_affine(kp.double().reshape(B, C, Q * J, 2), to_image)
-        kp_img = kp_img.view(B, C, Q, J, 2)
+        B, J = vis.shape[0], vis.shape[-1]
+        kp_img = batch.image_pixels(kp.double(), 0)
         w = scores.double() * vis
         knobs = self.cfg['pseudo_3d']['triangulation']
         # association is per frame (the triangulation baseline; a batch of 1-4 frames)
