@@ -141,7 +141,12 @@ def main():
             entry['refine'] = refine
             if model is not None and args.train_seed:
                 rows.setdefault(row, {})[f'train_seed_{args.train_seed}'] = entry
-            else:  # a new seed-0 model: the spread of an older one is dropped with it
+            else:  # a new seed-0 model: the spread of an older one is dropped with it;
+                # the same model tested again (--reuse) keeps its other training seeds'
+                old = rows.get(row, {})
+                if args.reuse and old.get('checkpoint') == entry.get('checkpoint'):
+                    entry.update({k: v for k, v in old.items()
+                                  if k.startswith('train_seed_')})
                 rows[row] = entry
             print(setting, row, json.dumps(entry), flush=True)
             write_result(OUT, result)

@@ -29,12 +29,13 @@ model = dict(
         root_syn_amplitude=(0.5, 1.0),  # rendered pseudo heatmaps peak at the scores
         root_syn_sets=(0, 1, 2)),
     # proposals kept at test time: the root net learns from synthetic roots of amplitude
-    # 0.5-1 and scores real people lower than a supervised one. Val split (100 frames),
-    # realistic detector, with refinement, this config's model: threshold 0.15 ->
-    # Recall@500 92.7, AP50 75.4; 0.1 -> 94.3, 76.8; 0.05 -> 96.0, 78.3; 0.02 -> 98.0, 79.9
-    # (without refinement 0.15 -> 0.05: AP100 72.3 -> 73.9). 0.05 keeps a margin above the
-    # noise of the synthetic root heatmaps (0.02); a user filters by score (score_thr)
-    test_cfg=dict(threshold=0.05),
+    # 0.5-1 and scores real people lower than a supervised one. With refinement, people
+    # are ranked by the 2D poses' evidence (refine.score), so proposals no view supports
+    # sort last; val split (100 frames), realistic detector, this config's model, refined:
+    # threshold 0.1 -> Recall@500 94.3, AP50 81.4; 0.05 -> 96.0, 83.0; 0.02 -> 98.0, 85.0;
+    # 0.01 -> 98.7, 85.3 at twice the output people (the noise of the root volumes). A
+    # user filters by score (score_thr). docs/method.md#scores-of-refined-people
+    test_cfg=dict(threshold=0.02),
 )
 
 # ---- the schedule: one run, stages switched by the hook (epochs add up to max_epochs);

@@ -86,7 +86,8 @@ def parse_args(argv=None):
     p.add_argument('--batch-size', type=int, default=1)
     p.add_argument('--score-thr', type=float, default=None,
                    help='keep persons with score > this (default: a learned model\'s '
-                   'threshold, 0.3; triangulation: all)')
+                   'threshold, 0.3; with --refine: filters the refined people\'s '
+                   'evidence scores; triangulation: all)')
     p.add_argument('--video', action='store_true', help='also write poses3d.mp4')
     p.add_argument('--fps', type=float, default=10.0, help='frame rate of the video')
     p.add_argument('--no-pictures', action='store_true', help='no per-frame pictures')

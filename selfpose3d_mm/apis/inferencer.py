@@ -215,8 +215,9 @@ class MultiViewPoseInferencer(BaseInferencer):
             batch_size: frames per forward pass.
             max_frames: the first N frames only.
             score_thr: keep persons whose score > this (learned models: sets the model's
-                test threshold, None: the model's, 0.3 by default; triangulation: drops
-                lower-scored poses, None: keeps all).
+                test threshold, None: the model's, 0.3 by default — with refinement, whose
+                scores are the 2D poses' evidence, the refined people are filtered instead;
+                triangulation: drops lower-scored poses, None: keeps all).
             refine: refinement of a SelfPose3D model's poses with the 2D poses, for
                 this call: None (as configured, off by default), False (off), True (the
                 config's knobs or the defaults) or a dict of knobs — sets

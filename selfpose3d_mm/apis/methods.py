@@ -27,6 +27,7 @@ from typing import Optional, Tuple, Union
 from mmengine.config import Config, ConfigDict
 
 from selfpose3d_mm.geometry.association import resolve_triangulation_knobs
+from selfpose3d_mm.geometry.pose_refinement import REFINEMENT_DEFAULTS
 from selfpose3d_mm.models import SelfPose3D, TriangulationBaseline
 from selfpose3d_mm.models.detectors.refine import refine_cfg
 from .config_links import apply_linked_settings, load_config
@@ -182,8 +183,12 @@ class InferenceMethod:
                 space: Optional[Space] = None):
         """Set the run's options on the model and give them back afterwards.
 
-        Learned models: ``test_cfg['threshold']`` (when ``score_thr`` is given) and
-        ``test_cfg['refine']`` (see :meth:`check_refine`). Triangulation: its space
+        Learned models: ``test_cfg['refine']`` (see :meth:`check_refine`) and, when
+        ``score_thr`` is given, ``test_cfg['threshold']`` (the proposals' root score) —
+        unless the refinement scores the people by the 2D poses' evidence (its ``score``
+        knob, ``'evidence'`` by default): the proposal threshold then stays the model's
+        and the caller drops the people whose evidence is at most ``score_thr``, so the
+        threshold applies to the scores the user gets. Triangulation: its space
         (``space``); the threshold is applied to its output by the caller. Yields the
         threshold the caller applies (None: the model filtered already).
         """
@@ -191,14 +196,17 @@ class InferenceMethod:
         if self.is_learned:
             test_cfg = self.model.test_cfg
             saved = {k: test_cfg[k] for k in ('threshold', 'refine') if k in test_cfg}
-            if score_thr is not None:
-                test_cfg['threshold'] = float(score_thr)
             if refine_value is not None:
                 test_cfg['refine'] = refine_value
             elif refine is False:
                 test_cfg['refine'] = None
+            knobs = refine_cfg(test_cfg.get('refine'))
+            rescored = knobs is not None and \
+                knobs.get('score', REFINEMENT_DEFAULTS['score']) != 'network'
+            if score_thr is not None and not rescored:
+                test_cfg['threshold'] = float(score_thr)
             try:
-                yield None
+                yield float(score_thr) if score_thr is not None and rescored else None
             finally:
                 for k in ('threshold', 'refine'):
                     test_cfg.pop(k, None)

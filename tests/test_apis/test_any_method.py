@@ -141,6 +141,18 @@ def test_refine_sets_the_test_cfg_for_the_run(rig, tmp_path, monkeypatch):
     seen.clear()
     inf.run(calibration=rig['rig'], pseudo_labels=rig['pseudo'], refine=True)
     assert seen and seen[0]['refine'] == {} and 'refine' not in inf.model.test_cfg
+    # refined people are scored by the 2D poses' evidence: a score threshold filters
+    # them, the proposals' root-score threshold stays the model's
+    spec = dict(calibration=rig['rig'], pseudo_labels=rig['pseudo'], refine=True)
+    full = np.concatenate([r['scores'] for r in inf.run(**spec)['frames']])
+    thr = float(np.median(full))
+    seen.clear()
+    kept = inf.run(**spec, score_thr=thr)['frames']
+    assert 'threshold' not in seen[0]
+    assert sum(len(r['scores']) for r in kept) == int((full > thr).sum()) > 0
+    seen.clear()
+    inf.run(**dict(spec, refine=dict(score='network')), score_thr=thr)
+    assert seen[0]['threshold'] == thr and 'threshold' not in inf.model.test_cfg
     with pytest.raises(ValueError, match='pseudo_labels'):  # refinement needs the 2D poses
         inf(calibration=rig['rig'], images=rig['folders'], refine=True)
 

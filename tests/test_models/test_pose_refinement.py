@@ -13,7 +13,10 @@ from selfpose3d_mm.datasets import multiview_collate
 from selfpose3d_mm.datasets.synthetic.pseudo2d import PSEUDO2D_PERFECT
 from selfpose3d_mm.datasets.synthetic.rig import make_ring_rig
 from selfpose3d_mm.geometry import triangulate_points
-from selfpose3d_mm.geometry.pose_refinement import REFINEMENT_DEFAULTS, refine_poses
+from selfpose3d_mm.geometry.pose_refinement import (REFINEMENT_DEFAULTS, person_scores,
+                                                    pose_evidence, refine_poses,
+                                                    resolve_refinement_knobs)
+from selfpose3d_mm.skeleton import PANOPTIC15_FLIP_PAIRS
 from selfpose3d_mm.models.detectors.refine import refine_cfg, refine_frame
 
 SPACE = dict(space_center=(0.0, 0.0, 800.0), space_size=(6000.0, 6000.0, 2000.0))
@@ -62,8 +65,9 @@ def _scene(seed=0, noise_px=3.0, n=3):
 def test_refinement_matches_shuffled_people_and_rejects_outlier_views():
     for seed in range(3):
         s = _scene(seed)
-        out, mask, matches = refine_poses(s['pred'], s['cams'], s['kp'], s['scores'],
-                                          torch.ones(5, 3, dtype=torch.bool), solver='irls')
+        out, mask, matches, _ = refine_poses(s['pred'], s['cams'], s['kp'], s['scores'],
+                                             torch.ones(5, 3, dtype=torch.bool),
+                                             solver='irls')
         # every person found in every view despite the shuffled order
         assert torch.equal(matches, s['perm'].argsort(1).T), seed
         # the oracle: true matching, noisy 2D, the outlier views left out
@@ -99,7 +103,7 @@ def test_a_joint_seen_by_one_view_goes_on_its_ray_at_the_networks_depth():
     across = torch.linalg.cross(cams.R[0, 2], torch.tensor([0.0, 0.0, 1.0]))
     pred[:, L_WRIST] = X[:, L_WRIST] + 600.0 * across / across.norm()
     for solver in ('irls', 'clusters'):
-        out, mask, _ = refine_poses(pred, cams, kp, scores, solver=solver,
+        out, mask, _, _ = refine_poses(pred, cams, kp, scores, solver=solver,
                                     triangulation=dict(flip_pairs=()))
         assert mask[:, L_WRIST].all(), solver
         uv = cams.project(out[:, L_WRIST])[0]  # (3, 2) in view 0
@@ -111,16 +115,16 @@ def test_a_joint_seen_by_one_view_goes_on_its_ray_at_the_networks_depth():
         assert _mpjpe(out[:, L_ELBOW], X[:, L_ELBOW]) < 0.6 * _mpjpe(
             s['pred'][:, L_ELBOW], X[:, L_ELBOW])
     # fill='median_depth': the same ray, at the person's median depth in that view
-    out, mask, _ = refine_poses(pred, cams, kp, scores, fill='median_depth', limbs=())
+    out, mask, _, _ = refine_poses(pred, cams, kp, scores, fill='median_depth', limbs=())
     others = [j for j in range(15) if j != L_WRIST]
     assert mask[:, L_WRIST].all()
     assert torch.allclose(_depth(cams, out[:, L_WRIST], 0),
                           _depth(cams, out[:, others], 0).median(-1).values, atol=1e-2)
     # fill='network' keeps the network's joint; so does a joint no view sees
-    out, mask, _ = refine_poses(pred, cams, kp, scores, fill='network')
+    out, mask, _, _ = refine_poses(pred, cams, kp, scores, fill='network')
     assert not mask[:, L_WRIST].any() and torch.equal(out[:, L_WRIST], pred[:, L_WRIST])
     scores[0, :, L_WRIST] = 0
-    out, mask, _ = refine_poses(pred, cams, kp, scores)
+    out, mask, _, _ = refine_poses(pred, cams, kp, scores)
     assert not mask[:, L_WRIST].any() and torch.equal(out[:, L_WRIST], pred[:, L_WRIST])
 
 
@@ -133,7 +137,7 @@ def test_the_fill_takes_the_view_an_accurate_network_backs():
     scores[0, :, L_WRIST], scores[1, :, L_WRIST] = 0.3, 0.95
     kp[1, slot[1], L_WRIST] += torch.tensor([120.0, -90.0])  # the better-scored is wrong
     pred = X + torch.tensor([20.0, -15.0, 10.0])  # an accurate network
-    out, mask, _ = refine_poses(pred, cams, kp, scores, solver='irls')
+    out, mask, _, _ = refine_poses(pred, cams, kp, scores, solver='irls')
     uv = cams.project(out[:, L_WRIST])[0]
     assert (uv - kp[0, slot[0], L_WRIST]).norm(dim=-1).max() < 0.5  # view 0's ray
     assert _mpjpe(out[:, L_WRIST], X[:, L_WRIST]) < 40.0
@@ -144,13 +148,72 @@ def test_a_person_without_a_2d_match_is_unchanged():
     far = s['pred'][:1] + torch.tensor([0.0, 0.0, 0.0])
     far[..., :2] = s['pred'][0, :, :2] + torch.tensor([2600.0, -2600.0])  # nobody there
     poses = torch.cat([s['pred'], far])
-    out, mask, matches = refine_poses(poses, s['cams'], s['kp'], s['scores'])
+    out, mask, matches, _ = refine_poses(poses, s['cams'], s['kp'], s['scores'])
     assert (matches[3] == -1).all() and not mask[3].any()
     assert torch.equal(out[3], poses[3])
     assert (matches[:3] >= 0).all()
     # no 2D person at all (P = 0): everything unchanged
-    out, mask, matches = refine_poses(poses, s['cams'], s['kp'][:, :0], s['scores'][:, :0])
+    out, mask, matches, _ = refine_poses(poses, s['cams'], s['kp'][:, :0], s['scores'][:, :0])
     assert torch.equal(out, poses) and not mask.any() and (matches == -1).all()
+
+
+def _seen_in(s, views_of_person):
+    """(C, n) person mask keeping person ``i`` only in views ``views_of_person[i]``."""
+    C, n = s['perm'].shape
+    keep = torch.zeros(C, n, dtype=torch.bool)
+    for i, views in enumerate(views_of_person):  # the 2D person at slot q is perm[c, q]
+        keep[list(views)] |= s['perm'][list(views)] == i
+    return keep
+
+
+@pytest.mark.parametrize('solver', ['clusters', 'irls'])
+def test_the_evidence_grows_with_the_views_that_support_a_person(solver):
+    s = _scene(1)
+    # person 0 in all five views, person 1 in two, person 2 in one
+    mask = _seen_in(s, [range(5), (0, 2), (3,)])
+    _, _, _, ev = refine_poses(s['pred'], s['cams'], s['kp'], s['scores'], mask,
+                               solver=solver)
+    assert ev.dtype == torch.float64 and ((ev >= 0) & (ev <= 1)).all()
+    assert ev[0] > ev[1] > 0 and ev[0] > 0.3
+    assert ev[2] == 0  # one view cannot triangulate a person
+    # a view whose 2D person has its left and right swapped supports the pose as well
+    out, refined, matches, _ = refine_poses(s['pred'], s['cams'], s['kp'], s['scores'],
+                                            mask, solver=solver)
+    k = resolve_refinement_knobs({})
+    conf = (s['scores'] >= k['min_joint_score']) & mask.unsqueeze(-1)
+    cams = s['cams'].to(dtype=torch.float64)
+
+    def evidence(kp, scores, conf):
+        return pose_evidence(out.double(), refined, cams, kp.double(), scores, conf,
+                             matches, k)
+    swap = torch.arange(15)
+    pairs = torch.as_tensor(PANOPTIC15_FLIP_PAIRS)
+    swap[pairs[:, 0]], swap[pairs[:, 1]] = pairs[:, 1], pairs[:, 0]
+    q = int((s['perm'][4] == 0).nonzero())
+    kp, scores, conf2 = s['kp'].clone(), s['scores'].clone(), conf.clone()
+    kp[4, q], scores[4, q], conf2[4, q] = kp[4, q, swap], scores[4, q, swap], conf[4, q, swap]
+    base = evidence(s['kp'], s['scores'], conf)
+    assert torch.allclose(evidence(kp, scores, conf2), base, atol=1e-9)
+    # larger 2D errors in the views: less evidence
+    noisy = s['kp'] + torch.randn(s['kp'].shape, generator=torch.Generator().manual_seed(0)) * 8
+    _, _, _, worse = refine_poses(s['pred'], s['cams'], noisy, s['scores'], mask,
+                                  solver=solver)
+    assert worse[0] < 0.8 * ev[0]
+
+
+def test_person_scores_modes():
+    net, ev = torch.tensor([0.9, 0.2]), torch.tensor([0.1, 0.8], dtype=torch.float64)
+    assert torch.equal(person_scores(net, ev, 'network'), net)
+    got = person_scores(net, ev, 'evidence')
+    assert got.dtype == torch.float32 and torch.allclose(got, ev.float())
+    assert torch.allclose(person_scores(net, ev, 'product'), torch.tensor([0.09, 0.16]))
+    with pytest.raises(ValueError, match='score'):
+        person_scores(net, ev, 'mean')
+    with pytest.raises(ValueError, match="'score'"):
+        refine_poses(torch.zeros(1, 15, 3), make_ring_rig(np.random.default_rng(0),
+                                                          SPACE['space_center'],
+                                                          SPACE['space_size']),
+                     torch.zeros(5, 1, 15, 2), torch.zeros(5, 1, 15), score='root')
 
 
 def test_a_consistent_but_wrong_2d_joint_that_breaks_a_bone_is_rejected():
@@ -166,11 +229,11 @@ def test_a_consistent_but_wrong_2d_joint_that_breaks_a_bone_is_rejected():
     kp[torch.arange(5), slot, L_WRIST] = uv
     pred = s['pred'].clone()
     pred[0] = X[0] + torch.tensor([20.0, -15.0, 10.0])  # an accurate network for person 0
-    out, mask, _ = refine_poses(pred, s['cams'], kp, s['scores'], solver='irls')
+    out, mask, _, _ = refine_poses(pred, s['cams'], kp, s['scores'], solver='irls')
     assert not mask[0, L_WRIST] and torch.equal(out[0, L_WRIST], pred[0, L_WRIST])
     assert mask[0, L_ELBOW] and mask[1:].float().mean() > 0.9
     # with the bone check off it would have moved onto the wrong point
-    out2, mask2, _ = refine_poses(pred, s['cams'], kp, s['scores'], limbs=(), solver='irls')
+    out2, mask2, _, _ = refine_poses(pred, s['cams'], kp, s['scores'], limbs=(), solver='irls')
     assert mask2[0, L_WRIST] and (out2[0, L_WRIST] - wrong).norm() < 20.0
 
 
@@ -242,6 +305,17 @@ def test_detector_refines_only_when_asked():
         before, after = noisy[2 * b:2 * b + 2], p.keypoints_3d
         # GT order of people is arbitrary in the output: compare each to its own GT
         assert _mpjpe(after, gt[b]) < 0.3 * _mpjpe(before, gt[b]), b
+        # the people's scores are now the 2D poses' evidence: both seen well in every view
+        assert ((p.scores > 0.3) & (p.scores <= 1)).all(), p.scores
+    # score='network' keeps the root net's scores
+    evidence_scores = [s.pred_instances.scores.clone() for s in out]
+    model.test_cfg['refine'] = dict(score='network')
+    kept = _predict(model, data)
+    model.test_cfg['refine'] = None
+    plain = _predict(model, data)
+    for a, b, r in zip(kept, plain, evidence_scores):
+        assert torch.equal(a.pred_instances.scores, b.pred_instances.scores)
+        assert (a.pred_instances.scores - r).abs().min() > 1e-3
 
 
 def test_detector_refinement_runs_on_the_networks_own_output_and_needs_2d_poses():
@@ -251,7 +325,8 @@ def test_detector_refinement_runs_on_the_networks_own_output_and_needs_2d_poses(
     assert torch.isfinite(out.keypoints_3d).all() and out.refined_mask.dtype == torch.bool
     batch = model.data_preprocessor(data, False)['inputs']
     with pytest.raises(ValueError, match='2D poses'):
-        refine_frame(dataclasses.replace(batch, pseudo=None), 0, out.keypoints_3d, {})
+        refine_frame(dataclasses.replace(batch, pseudo=None), 0, out.keypoints_3d,
+                     out.scores, {})
 
 
 def test_clusters_solver_uses_the_baseline_solver_on_the_matched_people():
@@ -262,7 +337,7 @@ def test_clusters_solver_uses_the_baseline_solver_on_the_matched_people():
         # no left/right swaps in this scene: the flip fixing is off (its random outliers
         # of 60-150 px can look like a swap to it)
         knobs = dict(solver='clusters', triangulation=dict(flip_pairs=()))
-        out, refined, matches = refine_poses(s['pred'], s['cams'], s['kp'], s['scores'],
+        out, refined, matches, _ = refine_poses(s['pred'], s['cams'], s['kp'], s['scores'],
                                              mask, **knobs)
         assert torch.equal(matches, s['perm'].argsort(1).T), seed
         assert refined.float().mean() > 0.9, seed

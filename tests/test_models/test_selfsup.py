@@ -188,3 +188,30 @@ def test_the_triangulated_root_loss_reaches_the_root_net_and_targets_the_true_ro
     X, _, people = obj.triangulated_people(batch, obj.pseudo_labels(batch, 0))
     truth = _gt(num_people=(2, 2))[0][:, model.root_index]
     assert float(torch.cdist(truth, X[0, people[0], model.root_index]).min(1).values.max()) < 5
+
+
+def test_pseudo_synthetic_root_amplitudes_follow_the_2d_root_scores():
+    """root_syn_amplitude='pseudo': the synthetic roots' peaks are drawn from the batch's
+    2D root-joint scores (the peaks the root net meets in its input); a range draws
+    uniformly; no 2D person gives peaks of 1; a bad value is refused."""
+    model = _model(root_syn_amplitude='pseudo')
+    batch = model.data_preprocessor(_batch(num_people=(2, 2)), True)['inputs']
+    kp = batch.pseudo.keypoints.clone()  # (B, S, C, P, J, 3): x, y, score
+    person = torch.arange(kp.shape[3]).view(1, 1, 1, -1)
+    kp[..., model.root_index, 2] = torch.where(person == 0, 0.2, 0.9)
+    batch = dataclasses.replace(batch, pseudo=dataclasses.replace(batch.pseudo, keypoints=kp))
+    uv = torch.zeros(1, batch.num_views, 400, 2)
+    amp = model.objective.synthetic_root_amplitudes(model, batch, 0, uv)
+    assert amp.shape == (1, batch.num_views, 400)
+    values, counts = amp.unique(return_counts=True)
+    assert torch.allclose(values, torch.tensor([0.2, 0.9])) and counts.min() > 100
+    ranged = _model(root_syn_amplitude=(0.5, 1.0)).objective
+    amp = ranged.synthetic_root_amplitudes(model, batch, 0, uv)
+    assert 0.5 <= float(amp.min()) < 0.55 and 0.95 < float(amp.max()) <= 1.0
+    empty = dataclasses.replace(batch, pseudo=dataclasses.replace(
+        batch.pseudo, person_mask=torch.zeros_like(batch.pseudo.person_mask)))
+    assert torch.equal(model.objective.synthetic_root_amplitudes(model, empty, 0, uv),
+                       torch.ones(1, batch.num_views, 400))
+    for bad in ('scores', (0.9, 0.5), (1.0,)):
+        with pytest.raises(ValueError, match='root_syn_amplitude'):
+            _model(root_syn_amplitude=bad)

@@ -8,7 +8,8 @@ from typing import Mapping, Optional, Tuple
 
 from torch import Tensor
 
-from selfpose3d_mm.geometry.pose_refinement import refine_poses, resolve_refinement_knobs
+from selfpose3d_mm.geometry.pose_refinement import (REFINEMENT_DEFAULTS, person_scores,
+                                                    refine_poses, resolve_refinement_knobs)
 from selfpose3d_mm.structures import MultiViewBatch
 
 __all__ = ['refine_cfg', 'refine_frame']
@@ -37,20 +38,24 @@ def refine_cfg(value) -> Optional[dict]:
     return value
 
 
-def refine_frame(batch: MultiViewBatch, b: int, keypoints_3d: Tensor, knobs: dict
-                 ) -> Tuple[Tensor, Tensor]:
-    """Refine frame ``b``'s predicted poses (N, J, 3) with its view-set-0 2D poses.
+def refine_frame(batch: MultiViewBatch, b: int, keypoints_3d: Tensor, scores: Tensor,
+                 knobs: dict) -> Tuple[Tensor, Tensor, Tensor]:
+    """Refine frame ``b``'s predicted poses (N, J, 3), of network scores (N,), with its
+    view-set-0 2D poses.
 
-    Returns the refined poses (N, J, 3) and ``refined_mask`` (N, J) bool.
+    Returns the refined poses (N, J, 3), ``refined_mask`` (N, J) bool and the people's
+    scores (N,) (knob ``score``: the network's, the 2D poses' evidence or the product).
     """
     if batch.pseudo is None:
         raise ValueError('test_cfg.refine needs the 2D poses of every view in the batch '
                          '(a pseudo-label file with the dataset, or heatmap-input mode); '
                          'this batch has none. Turn refinement off (test_cfg.refine=None) '
                          'or give the dataset its 2D poses.')
-    kp, scores, visible = batch.pseudo.view_set(0)  # (B, C, P, J, ·) heatmap px
-    kp, scores, visible = kp[b], scores[b], visible[b]
+    kp, kp_scores, visible = batch.pseudo.view_set(0)  # (B, C, P, J, ·) heatmap px
+    kp, kp_scores, visible = kp[b], kp_scores[b], visible[b]
     kp_img = batch.image_pixels(kp, 0, frame=b)  # (C, P, J, 2) heatmap → image px
-    refined, mask, _ = refine_poses(keypoints_3d, batch.cameras_of(b), kp_img,
-                                    scores * visible, batch.pseudo.person_mask[b], **knobs)
-    return refined, mask
+    refined, mask, _, evidence = refine_poses(keypoints_3d, batch.cameras_of(b), kp_img,
+                                              kp_scores * visible,
+                                              batch.pseudo.person_mask[b], **knobs)
+    return refined, mask, person_scores(scores, evidence,
+                                         knobs.get('score', REFINEMENT_DEFAULTS['score']))

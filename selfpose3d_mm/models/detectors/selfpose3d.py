@@ -203,8 +203,9 @@ class SelfPose3D(TrainableStages, BaseModel):
                 keypoints_3d=joints[sel].detach(), scores=scores[b_idx[sel], k_idx[sel]],
                 root_centers=centers[b_idx[sel], k_idx[sel]])
             if refine is not None:
-                s.pred_instances.keypoints_3d, s.pred_instances.refined_mask = refine_frame(
-                    batch, b, joints[sel].detach(), refine)
+                p = s.pred_instances
+                p.keypoints_3d, p.refined_mask, p.scores = refine_frame(
+                    batch, b, joints[sel].detach(), p.scores, refine)
             if self.test_cfg.get('return_root_volume', False):
                 s.root_volume = root[b].detach()
                 s.set_metainfo(dict(root_space=tuple(self.root_space(batch))))

@@ -52,7 +52,8 @@ SELFSUP_DEFAULTS = dict(
     sigma=3.0,            # heatmap px of rendered targets and predictions
     root_syn=dict(max_people=10, xy_margin=(0.0, 0.0), z_range=None, z_jitter=50.0),
     root_syn_noise=0.02,  # std of the noise added to synthetic root heatmaps
-    root_syn_amplitude=(1.0, 1.0),  # peak range of synthetic roots (heatmap-input: scores)
+    root_syn_amplitude=(1.0, 1.0),  # peak range of synthetic roots (heatmap-input: scores),
+                          # or 'pseudo': drawn from the batch's 2D root-joint scores
     root_syn_sets=(0, 1, 2),  # view-sets the synthetic-root loss renders into
     proposal_threshold=None,  # proposals for pose training (None: the root head's)
     cross_affine=True,    # False (ablation): Y¹ is compared in x¹'s own frame, Y² in x²'s
@@ -107,6 +108,11 @@ class SelfPose3dObjective(BaseObjective):
         if unknown:
             raise KeyError(f'SelfPose3dObjective: pseudo_3d: unknown knobs {sorted(unknown)}'
                            f'; known {sorted(SELFSUP_DEFAULTS["pseudo_3d"])}')
+        amp = cfg['root_syn_amplitude']
+        if not (amp == 'pseudo' or (isinstance(amp, (tuple, list)) and len(amp) == 2
+                                    and 0 <= float(amp[0]) <= float(amp[1]))):
+            raise ValueError(f"SelfPose3dObjective: root_syn_amplitude must be (lo, hi) with "
+                             f"0 <= lo <= hi, or 'pseudo', got {amp!r}")
         cfg['pseudo_3d']['triangulation'] = dict(cfg['pseudo_3d']['triangulation'] or {})
         resolve_triangulation_knobs(dict(cfg['pseudo_3d']['triangulation']))  # fail early
         self.cfg = cfg
@@ -209,13 +215,12 @@ class SelfPose3dObjective(BaseObjective):
         roots, mask = self.sampler_for(net, batch).sample(
             batch.batch_size, device=dev, generator=self.generator)  # (B, K, 3)
         target = net.root_head.encode(roots, mask, space)
-        lo, hi = cfg['root_syn_amplitude']
         sets = [k for k in cfg['root_syn_sets'] if k < batch.num_sets]
         px, valid = batch.cameras.project(roots, return_valid=True)  # (B, C, K, 2) original px
         total = 0.0
         for k in sets:  # ≤ 3 view-sets: only the affine differs
             uv = apply_affine(px, batch.affines[:, k])
-            amp = lo + (hi - lo) * self.rand(uv.shape[:-1], uv)
+            amp = self.synthetic_root_amplitudes(net, batch, k, uv)
             vis = valid & mask.unsqueeze(1)
             hm = render_gaussian_heatmaps(uv.unsqueeze(-2), vis.unsqueeze(-1), net.heatmap_size,
                                           cfg['sigma'], amp.unsqueeze(-1))  # (B, C, 1, h, w)
@@ -225,6 +230,33 @@ class SelfPose3dObjective(BaseObjective):
                 hm = hm.expand(-1, -1, net.num_joints, -1, -1)
             total = total + net.root_head.loss(net.root_volume(hm, batch, k, space), target)
         return total / max(len(sets), 1)
+
+    def synthetic_root_amplitudes(self, net, batch, view_set: int, uv: Tensor) -> Tensor:
+        """Peaks (B, C, K) of the synthetic roots at ``uv`` (B, C, K, 2): uniform in
+        ``root_syn_amplitude = (lo, hi)``, or (``'pseudo'``) drawn from the scores of the
+        view-set's 2D root joints in the batch — the peaks the root net meets in the
+        rendered pseudo heatmaps, whatever the 2D detector's score scale (the realistic
+        detector scores some people's root joints 0.1–0.4, below a fixed range's 0.5). A
+        batch without 2D roots gives peaks of 1. Inverse-CDF sampling: no host sync."""
+        amp = self.cfg['root_syn_amplitude']
+        u = self.rand(uv.shape[:-1], uv)
+        if amp != 'pseudo':
+            lo, hi = (float(a) for a in amp)
+            return lo + (hi - lo) * u
+        if batch.pseudo is None:
+            raise ValueError("root_syn_amplitude='pseudo' needs the batch's 2D poses "
+                             '(a pseudo-label file or heatmap-input mode)')
+        _, scores, vis = batch.pseudo.view_set(view_set)  # (B, C, P, J)
+        if scores.numel() == 0:
+            return torch.ones_like(u)
+        r = net.root_index
+        pool = scores[..., r].clamp(0, 1).flatten().to(uv.dtype)
+        w = (vis[..., r] & batch.pseudo.person_mask & (scores[..., r] > 0)).flatten()
+        cdf = w.to(uv.dtype).cumsum(0)
+        total = cdf[-1:]  # (1,): 0 when the batch has no 2D root
+        idx = torch.searchsorted(cdf, (u * total).flatten().contiguous(), right=True)
+        picked = pool[idx.clamp(max=len(pool) - 1)].view_as(u)
+        return torch.where(total > 0, picked, torch.ones_like(picked))
 
     def attention(self, batch, heatmaps: Tensor, view_set: int) -> Optional[Tensor]:
         if self.attention_net is None:
