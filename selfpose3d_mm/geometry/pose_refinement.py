@@ -50,14 +50,15 @@ The network's people are kept; only their joints move. Per frame (:func:`refine_
    (summed mm) than the network's joint's would gives way to the network's joint. The
    defaults trust the 2D poses more than the network's joints
    (docs/method.md#refinement-with-the-pseudo-poses).
-5. **Scores.** Each person's *evidence* (:func:`pose_evidence`) is the triangulation
-   baseline's confidence of the refined pose: it grows with the views whose 2D person
-   supports it, falls with their reprojection error, and scales with their joint scores
-   and the fraction of joints triangulated. ``score='evidence'`` (the default) makes it
-   the person's score: it ranks the people whose joints the 2D poses pin down first,
-   which the network's root score does not (val split: AP50 78.3 -> 83.0, same people
-   and joints; docs/method.md#scores-of-refined-people). ``'network'`` keeps the root
-   score, ``'product'`` multiplies both. A person matched in fewer than two views scores 0.
+5. **Scores.** Each person's *evidence* (:func:`~.pose_evidence.pose_evidence`) is the
+   triangulation baseline's confidence of the refined pose: it grows with the views
+   whose 2D person supports it, falls with their reprojection error, and scales with
+   their joint scores and the fraction of joints triangulated. ``score='evidence'`` (the
+   default) makes it the person's score: it ranks the people whose joints the 2D poses
+   pin down first, which the network's root score does not (val split: AP50 78.3 ->
+   83.0, same people and joints; docs/method.md#scores-of-refined-people).
+   ``'network'`` keeps the root score, ``'product'`` multiplies both. A person matched
+   in fewer than two views scores 0.
 
 Every distance threshold in the image is a fraction of the person size, so the defaults
 hold across resolutions and distances. Pure torch (plus one SciPy call per view).
@@ -76,11 +77,12 @@ from selfpose3d_mm.utils import merge_knobs
 from .association import (PANOPTIC15_BONE_RANGES, resolve_triangulation_knobs,
                           triangulate_clusters)
 from .camera import MultiViewCameras, points_on_rays
-from .epipolar import flip_permutation, person_scale, truncated_mean
+from .epipolar import person_scale, truncated_mean
+from .pose_evidence import SCORE_MODES, pose_evidence, project_poses
 from .triangulation import triangulate_dlt
 
-__all__ = ['REFINEMENT_DEFAULTS', 'SCORE_MODES', 'resolve_refinement_knobs',
-           'match_poses_to_views', 'pose_evidence', 'person_scores', 'refine_poses']
+__all__ = ['REFINEMENT_DEFAULTS', 'resolve_refinement_knobs', 'match_poses_to_views',
+           'refine_poses']
 
 REFINEMENT_DEFAULTS = dict(
     # --- observations ---
@@ -121,7 +123,6 @@ REFINEMENT_DEFAULTS = dict(
                              # 'product': network score x evidence
 )
 
-SCORE_MODES = ('network', 'evidence', 'product')
 
 _BIG = 1e6  # cost of a gated pair for the assignment
 
@@ -168,15 +169,6 @@ def resolve_refinement_knobs(knobs: dict) -> dict:
                              f"({len(k['limbs'])}), got {len(ranges)}")
         k['bone_ranges'] = ranges
     return k
-
-
-def _project(cams: MultiViewCameras, X: Tensor) -> Tuple[Tensor, Tensor]:
-    """Poses (N, J, 3) → pixels (N, C, J, 2) and in-front/valid (N, C, J)."""
-    N, J = X.shape[:2]
-    uv, valid = cams.project(X.reshape(N * J, 3), return_valid=True)  # (C, N·J, ·)
-    C = uv.shape[0]
-    return (uv.view(C, N, J, 2).transpose(0, 1),
-            (valid & torch.isfinite(uv).all(-1)).view(C, N, J).transpose(0, 1))
 
 
 def match_poses_to_views(uv: Tensor, valid: Tensor, scale: Tensor, keypoints2d: Tensor,
@@ -297,7 +289,7 @@ def _solve_irls(kp: Tensor, scores: Tensor, conf: Tensor, cams: MultiViewCameras
     s = float(k['robust_scale'])
 
     def weights(X: Tensor, gate: float) -> Tensor:
-        uv_x, ok = _project(cams, X)
+        uv_x, ok = project_poses(cams, X)
         e = (uv_x - kp_m).norm(dim=-1) / scale.unsqueeze(-1)
         ok &= torch.isfinite(e) & (e <= gate)
         return torch.where(ok, score * _cauchy(e.nan_to_num(0.0), s), torch.zeros_like(e))
@@ -363,61 +355,6 @@ def _fill_on_rays(kp: Tensor, scores: Tensor, cams: MultiViewCameras, views: Ten
     return torch.where(has.unsqueeze(-1), ray, net), has
 
 
-def pose_evidence(X: Tensor, refined: Tensor, cams: MultiViewCameras, kp: Tensor,
-                  scores: Tensor, conf: Tensor, views: Tensor, k: dict) -> Tensor:
-    """Step 5 of the module docstring: how well the 2D poses of each person's ``views``
-    (N, C; -1 none) support its refined pose ``X`` (N, J, 3) — the triangulation
-    baseline's confidence (:mod:`.association`, step 7) of the refined pose: ``(1 -
-    0.5^(n_views - 1)) · exp(-(e / conf_error_sigma)² / 2) · mean score · fraction of
-    the joints triangulated (``refined`` (N, J))``, with ``e`` the mean reprojection
-    error (person sizes, each joint's clipped at ``error_clip``) over the usable 2D
-    joints (``conf`` (C, P, J)). A view's 2D person counts as detected or with its
-    left/right joints swapped, whichever fits (the solver's flip fixing). Returns (N,)
-    float64 in [0, 1]."""
-    tk = resolve_triangulation_knobs(k['triangulation'])
-    N, C = views.shape
-    J = X.shape[1]
-    uv, valid = _project(cams, X)  # (N, C, J, ·)
-    scale = person_scale(uv, valid, float(k['min_scale_px']))  # (N, C)
-    c_idx = torch.arange(C, device=X.device).expand(N, C)
-    q = views.clamp(min=0)
-    kp_v = kp[c_idx, q]  # (N, C, J, 2)
-    ok = conf[c_idx, q] & (views >= 0).unsqueeze(-1)
-    s_v = scores.detach().double()[c_idx, q]
-    clip = float(tk['error_clip'])
-    pairs = torch.as_tensor(tk['flip_pairs'], dtype=torch.long, device=X.device).view(-1, 2)
-    same = torch.arange(J, device=X.device)
-    per_perm = []
-    for perm in (same, flip_permutation(J, pairs)):  # as detected, left/right swapped
-        m = ok[:, :, perm] & valid
-        d = (uv - kp_v[:, :, perm]).norm(dim=-1) / scale.unsqueeze(-1)
-        e = torch.where(m, d.nan_to_num(clip).clamp(max=clip), torch.zeros_like(d))
-        per_perm.append((e, m, s_v[:, :, perm]))
-    (e0, m0, s0), (e1, m1, s1) = per_perm
-    flip = (e1.sum(-1) / m1.sum(-1).clamp(min=1) < e0.sum(-1) / m0.sum(-1).clamp(min=1))
-    flip = flip.unsqueeze(-1)  # (N, C, 1): the swapped 2D person fits this view better
-    e, m, s = torch.where(flip, e1, e0), torch.where(flip, m1, m0), torch.where(flip, s1, s0)
-    n_obs = m.sum((1, 2)).clamp(min=1)
-    mean_err = e.sum((1, 2)) / n_obs
-    mean_score = (s * m).sum((1, 2)) / n_obs
-    n_views = m.any(-1).sum(1).double()
-    return ((1 - 0.5 ** (n_views - 1).clamp(min=0))
-            * torch.exp(-0.5 * (mean_err / float(tk['conf_error_sigma'])) ** 2)
-            * mean_score * refined.double().mean(-1))
-
-
-def person_scores(network: Tensor, evidence: Tensor, mode: str) -> Tensor:
-    """A refined person's score (knob ``score``): the network's root score
-    (``'network'``), the 2D poses' ``evidence`` (:func:`pose_evidence`, ``'evidence'``)
-    or their product (``'product'``); in the dtype of ``network``."""
-    if mode not in SCORE_MODES:
-        raise ValueError(f'score must be one of {SCORE_MODES}, got {mode!r}')
-    if mode == 'network':
-        return network
-    evidence = evidence.to(network)
-    return evidence if mode == 'evidence' else network * evidence
-
-
 def refine_poses(poses3d: Tensor, cameras: MultiViewCameras, keypoints2d: Tensor,
                  scores: Tensor, person_mask: Optional[Tensor] = None, **knobs
                  ) -> Tuple[Tensor, Tensor, Tensor]:
@@ -434,7 +371,8 @@ def refine_poses(poses3d: Tensor, cameras: MultiViewCameras, keypoints2d: Tensor
     Returns:
         refined (N, J, 3) (dtype of ``poses3d``), refined_mask (N, J) bool (the joint was
         moved), matches (N, C) long (the 2D person matched in each view, -1 none),
-        evidence (N,) float64 (:func:`pose_evidence`; 0 for a person matched nowhere).
+        evidence (N,) float64 (:func:`~.pose_evidence.pose_evidence`; 0 for a person
+        matched nowhere).
     """
     k = resolve_refinement_knobs(knobs)
     if poses3d.dim() != 3 or poses3d.shape[-1] != 3:
@@ -465,7 +403,7 @@ def refine_poses(poses3d: Tensor, cameras: MultiViewCameras, keypoints2d: Tensor
     conf = (scores >= float(k['min_joint_score'])) & torch.isfinite(kp).all(-1)
     if person_mask is not None:
         conf &= person_mask.bool().unsqueeze(-1)
-    uv, valid = _project(cams, net)  # (N, C, J, ·)
+    uv, valid = project_poses(cams, net)  # (N, C, J, ·)
     scale = person_scale(uv, valid, float(k['min_scale_px']))  # (N, C)
     matches = match_poses_to_views(uv, valid, scale, kp, conf, k)
     if not (matches >= 0).any():

@@ -13,8 +13,8 @@ from selfpose3d_mm.datasets import multiview_collate
 from selfpose3d_mm.datasets.synthetic.pseudo2d import PSEUDO2D_PERFECT
 from selfpose3d_mm.datasets.synthetic.rig import make_ring_rig
 from selfpose3d_mm.geometry import triangulate_points
-from selfpose3d_mm.geometry.pose_refinement import (REFINEMENT_DEFAULTS, person_scores,
-                                                    pose_evidence, refine_poses,
+from selfpose3d_mm.geometry.pose_evidence import person_scores, pose_evidence
+from selfpose3d_mm.geometry.pose_refinement import (REFINEMENT_DEFAULTS, refine_poses,
                                                     resolve_refinement_knobs)
 from selfpose3d_mm.skeleton import PANOPTIC15_FLIP_PAIRS
 from selfpose3d_mm.models.detectors.refine import refine_cfg, refine_frame

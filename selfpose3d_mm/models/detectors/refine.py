@@ -8,8 +8,9 @@ from typing import Mapping, Optional, Tuple
 
 from torch import Tensor
 
-from selfpose3d_mm.geometry.pose_refinement import (REFINEMENT_DEFAULTS, person_scores,
-                                                    refine_poses, resolve_refinement_knobs)
+from selfpose3d_mm.geometry.pose_evidence import person_scores
+from selfpose3d_mm.geometry.pose_refinement import (REFINEMENT_DEFAULTS, refine_poses,
+                                                    resolve_refinement_knobs)
 from selfpose3d_mm.structures import MultiViewBatch
 
 __all__ = ['refine_cfg', 'refine_frame']
