@@ -17,10 +17,12 @@ from .association import resolve_triangulation_knobs
 from .camera import MultiViewCameras
 from .epipolar import flip_permutation, person_scale
 
-__all__ = ['SCORE_MODES', 'project_poses', 'pose_evidence', 'person_scores']
+__all__ = ['SCORE_MODES', 'TIE_BREAK', 'project_poses', 'pose_evidence', 'person_scores']
 
 #: the refinement's ``score`` knob: the root score, the 2D evidence or their product
 SCORE_MODES = ('network', 'evidence', 'product')
+#: share of the root score in the 'evidence' / 'product' scores (ties, never 0)
+TIE_BREAK = 1e-3
 
 
 def project_poses(cams: MultiViewCameras, X: Tensor) -> Tuple[Tensor, Tensor]:
@@ -78,10 +80,14 @@ def pose_evidence(X: Tensor, refined: Tensor, cams: MultiViewCameras, kp: Tensor
 def person_scores(network: Tensor, evidence: Tensor, mode: str) -> Tensor:
     """A refined person's score (knob ``score``): the network's root score
     (``'network'``), the 2D poses' ``evidence`` (:func:`pose_evidence`, ``'evidence'``)
-    or their product (``'product'``); in the dtype of ``network``."""
+    or their product (``'product'``), in the dtype of ``network``. The last two keep
+    ``TIE_BREAK`` of the root score: people with equal evidence (no two views support
+    them: 0) sort by it, and none scores 0 (metrics drop scores <= 0, and the network's
+    people are kept)."""
     if mode not in SCORE_MODES:
         raise ValueError(f'score must be one of {SCORE_MODES}, got {mode!r}')
     if mode == 'network':
         return network
     evidence = evidence.to(network)
-    return evidence if mode == 'evidence' else network * evidence
+    base = evidence if mode == 'evidence' else network * evidence
+    return (1 - TIE_BREAK) * base + TIE_BREAK * network.clamp(0, 1)

@@ -58,7 +58,8 @@ The network's people are kept; only their joints move. Per frame (:func:`refine_
    pin down first, which the network's root score does not (val split: AP50 78.3 ->
    83.0, same people and joints; docs/method.md#scores-of-refined-people).
    ``'network'`` keeps the root score, ``'product'`` multiplies both. A person matched
-   in fewer than two views scores 0.
+   in fewer than two views has no evidence; a 0.1 % share of the root score orders such
+   people last, and no score is 0 (metrics drop those).
 
 Every distance threshold in the image is a fraction of the person size, so the defaults
 hold across resolutions and distances. Pure torch (plus one SciPy call per view).

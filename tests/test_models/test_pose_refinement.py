@@ -13,7 +13,7 @@ from selfpose3d_mm.datasets import multiview_collate
 from selfpose3d_mm.datasets.synthetic.pseudo2d import PSEUDO2D_PERFECT
 from selfpose3d_mm.datasets.synthetic.rig import make_ring_rig
 from selfpose3d_mm.geometry import triangulate_points
-from selfpose3d_mm.geometry.pose_evidence import person_scores, pose_evidence
+from selfpose3d_mm.geometry.pose_evidence import TIE_BREAK, person_scores, pose_evidence
 from selfpose3d_mm.geometry.pose_refinement import (REFINEMENT_DEFAULTS, refine_poses,
                                                     resolve_refinement_knobs)
 from selfpose3d_mm.skeleton import PANOPTIC15_FLIP_PAIRS
@@ -205,8 +205,14 @@ def test_person_scores_modes():
     net, ev = torch.tensor([0.9, 0.2]), torch.tensor([0.1, 0.8], dtype=torch.float64)
     assert torch.equal(person_scores(net, ev, 'network'), net)
     got = person_scores(net, ev, 'evidence')
-    assert got.dtype == torch.float32 and torch.allclose(got, ev.float())
-    assert torch.allclose(person_scores(net, ev, 'product'), torch.tensor([0.09, 0.16]))
+    t = TIE_BREAK
+    assert got.dtype == torch.float32
+    assert torch.allclose(got, (1 - t) * ev.float() + t * net)
+    assert torch.allclose(person_scores(net, ev, 'product'),
+                          (1 - t) * torch.tensor([0.09, 0.16]) + t * net)
+    # no evidence: the root score still orders the people, and none scores 0
+    none = person_scores(net, torch.zeros(2, dtype=torch.float64), 'evidence')
+    assert (none > 0).all() and none[0] > none[1]
     with pytest.raises(ValueError, match='score'):
         person_scores(net, ev, 'mean')
     with pytest.raises(ValueError, match="'score'"):
