@@ -27,9 +27,8 @@ from typing import Optional, Tuple, Union
 from mmengine.config import Config, ConfigDict
 
 from selfpose3d_mm.geometry.association import resolve_triangulation_knobs
-from selfpose3d_mm.geometry.pose_refinement import REFINEMENT_DEFAULTS
 from selfpose3d_mm.models import SelfPose3D, TriangulationBaseline
-from selfpose3d_mm.models.detectors.refine import refine_cfg
+from selfpose3d_mm.models.detectors.refine import refine_cfg, refine_score
 from .config_links import apply_linked_settings, load_config
 
 __all__ = ['METHOD_ALIASES', 'resolve_method_config', 'named_model_config',
@@ -200,9 +199,8 @@ class InferenceMethod:
                 test_cfg['refine'] = refine_value
             elif refine is False:
                 test_cfg['refine'] = None
-            knobs = refine_cfg(test_cfg.get('refine'))
-            rescored = knobs is not None and \
-                knobs.get('score', REFINEMENT_DEFAULTS['score']) != 'network'
+            mode = refine_score(refine_cfg(test_cfg.get('refine')))
+            rescored = mode not in (None, 'network')
             if score_thr is not None and not rescored:
                 test_cfg['threshold'] = float(score_thr)
             try:

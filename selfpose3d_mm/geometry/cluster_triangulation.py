@@ -11,7 +11,7 @@ from .epipolar import EpipolarRig, epipolar_distance
 from .triangulation import triangulate_dlt
 
 __all__ = ['solve_clusters', 'robust_triangulate', 'mpjpe_matrix',
-           'merge_duplicate_clusters', 'empty_people', 'finalize_people']
+           'merge_duplicate_clusters', 'empty_people', 'pose_confidence', 'finalize_people']
 
 _INF = float('inf')
 
@@ -218,6 +218,16 @@ def empty_people(C: int, J: int, device) -> dict:
                 triangulated=torch.zeros(0, J, dtype=torch.bool, device=device))
 
 
+def pose_confidence(n_views: Tensor, mean_err: Tensor, mean_score: Tensor,
+                    triangulated: Tensor, conf_error_sigma: float) -> Tensor:
+    """The confidence of a triangulated person (association module docstring, step 7):
+    ``(1 - 0.5^(n_views - 1)) · exp(-(mean_err / conf_error_sigma)² / 2) · mean_score ·
+    fraction of triangulated (N, J) joints``; per person (N,), float64."""
+    return ((1 - 0.5 ** (n_views.double() - 1).clamp(min=0))
+            * torch.exp(-0.5 * (mean_err / float(conf_error_sigma)) ** 2)
+            * mean_score * triangulated.double().mean(-1))
+
+
 def finalize_people(state: dict, space_center, space_size, k: dict, C: int, J: int, device):
     if 'X' not in state or len(state['idx']) == 0:
         return empty_people(C, J, device)
@@ -242,8 +252,7 @@ def finalize_people(state: dict, space_center, space_size, k: dict, C: int, J: i
         keep &= ((root - c).abs() <= half + float(k['space_margin'])).all(-1)
     n_inl = inl.sum((1, 2))
     mean_score = (g['w'] * inl).sum((1, 2)) / n_inl.clamp(min=1)
-    conf = (1 - 0.5 ** (n_views.double() - 1).clamp(min=0)) * torch.exp(
-        -0.5 * (mean_err / k['conf_error_sigma']) ** 2) * mean_score * tri.double().mean(-1)
+    conf = pose_confidence(n_views, mean_err, mean_score, tri, k['conf_error_sigma'])
     sel = keep.nonzero(as_tuple=True)[0]
     sel = sel[conf[sel].argsort(descending=True, stable=True)]
     # duplicates (views shared or not merged): keep the most confident

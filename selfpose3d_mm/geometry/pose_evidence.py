@@ -15,6 +15,7 @@ from torch import Tensor
 
 from .association import resolve_triangulation_knobs
 from .camera import MultiViewCameras
+from .cluster_triangulation import pose_confidence
 from .epipolar import flip_permutation, person_scale
 
 __all__ = ['SCORE_MODES', 'TIE_BREAK', 'project_poses', 'pose_evidence', 'person_scores']
@@ -71,10 +72,8 @@ def pose_evidence(X: Tensor, refined: Tensor, cams: MultiViewCameras, kp: Tensor
     n_obs = m.sum((1, 2)).clamp(min=1)
     mean_err = e.sum((1, 2)) / n_obs
     mean_score = (s * m).sum((1, 2)) / n_obs
-    n_views = m.any(-1).sum(1).double()
-    return ((1 - 0.5 ** (n_views - 1).clamp(min=0))
-            * torch.exp(-0.5 * (mean_err / float(tk['conf_error_sigma'])) ** 2)
-            * mean_score * refined.double().mean(-1))
+    return pose_confidence(m.any(-1).sum(1), mean_err, mean_score, refined,
+                           tk['conf_error_sigma'])
 
 
 def person_scores(network: Tensor, evidence: Tensor, mode: str) -> Tensor:

@@ -13,7 +13,7 @@ from selfpose3d_mm.geometry.pose_refinement import (REFINEMENT_DEFAULTS, refine_
                                                     resolve_refinement_knobs)
 from selfpose3d_mm.structures import MultiViewBatch
 
-__all__ = ['refine_cfg', 'refine_frame']
+__all__ = ['refine_cfg', 'refine_score', 'refine_frame']
 
 # what ``--cfg-options model.test_cfg.refine=dict()`` (or ``={}``) hands over: mmengine's
 # DictAction keeps these values as strings
@@ -39,6 +39,11 @@ def refine_cfg(value) -> Optional[dict]:
     return value
 
 
+def refine_score(knobs: Optional[dict]) -> Optional[str]:
+    """The ``score`` mode of refinement knobs (:func:`refine_cfg`'s value; None: off)."""
+    return None if knobs is None else knobs.get('score', REFINEMENT_DEFAULTS['score'])
+
+
 def refine_frame(batch: MultiViewBatch, b: int, keypoints_3d: Tensor, scores: Tensor,
                  knobs: dict) -> Tuple[Tensor, Tensor, Tensor]:
     """Refine frame ``b``'s predicted poses (N, J, 3), of network scores (N,), with its
@@ -58,5 +63,4 @@ def refine_frame(batch: MultiViewBatch, b: int, keypoints_3d: Tensor, scores: Te
     refined, mask, _, evidence = refine_poses(keypoints_3d, batch.cameras_of(b), kp_img,
                                               kp_scores * visible,
                                               batch.pseudo.person_mask[b], **knobs)
-    return refined, mask, person_scores(scores, evidence,
-                                         knobs.get('score', REFINEMENT_DEFAULTS['score']))
+    return refined, mask, person_scores(scores, evidence, refine_score(knobs))
