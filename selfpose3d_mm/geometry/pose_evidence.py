@@ -18,7 +18,8 @@ from .camera import MultiViewCameras
 from .cluster_triangulation import pose_confidence
 from .epipolar import flip_permutation, person_scale
 
-__all__ = ['SCORE_MODES', 'TIE_BREAK', 'project_poses', 'pose_evidence', 'person_scores']
+__all__ = ['SCORE_MODES', 'TIE_BREAK', 'project_poses', 'matched_observations',
+           'pose_evidence', 'person_scores']
 
 #: the refinement's ``score`` knob: the root score, the 2D evidence or their product
 SCORE_MODES = ('network', 'evidence', 'product')
@@ -35,17 +36,16 @@ def project_poses(cams: MultiViewCameras, X: Tensor) -> Tuple[Tensor, Tensor]:
             (valid & torch.isfinite(uv).all(-1)).view(C, N, J).transpose(0, 1))
 
 
-def pose_evidence(X: Tensor, refined: Tensor, cams: MultiViewCameras, kp: Tensor,
-                  scores: Tensor, conf: Tensor, views: Tensor, k: dict) -> Tensor:
-    """How well the 2D poses of each person's ``views`` (N, C; -1 none) support its
-    refined pose ``X`` (N, J, 3): the triangulation baseline's confidence
-    (:mod:`.association`, step 7) of that pose, ``(1 - 0.5^(n_views - 1)) ·
-    exp(-(e / conf_error_sigma)² / 2) · mean score · fraction of the joints
-    triangulated (refined (N, J))``, with ``e`` the mean reprojection error (person sizes,
-    each joint's clipped at ``error_clip``) over the usable 2D joints (``conf`` (C, P, J)).
-    A view's 2D person counts as detected or with its left/right joints swapped, whichever
-    fits (the solver's flip fixing). ``k``: the refinement's resolved knobs
-    (``min_scale_px``, ``triangulation``). Returns (N,) float64 in [0, 1]."""
+def matched_observations(X: Tensor, cams: MultiViewCameras, kp: Tensor, scores: Tensor,
+                         conf: Tensor, views: Tensor, k: dict) -> dict:
+    """The 2D joints that each person's ``views`` (N, C; -1 none) give its pose ``X``
+    (N, J, 3): each view's matched 2D person as detected or with its left/right joints
+    swapped, whichever fits ``X`` better (the solver's flip fixing). Returns ``uv``
+    (N, C, J, 2), the projection of ``X``; ``scale`` (N, C), its person sizes (px);
+    ``kp`` (N, C, J, 2), ``score`` (N, C, J) and ``mask`` (N, C, J), the matched 2D joints
+    that are usable (``conf`` (C, P, J)) and project in front of the camera; ``error``
+    (N, C, J), the reprojection error in person sizes, clipped at the triangulation's
+    ``error_clip`` (0 where not ``mask``). ``k``: the refinement's resolved knobs."""
     tk = resolve_triangulation_knobs(k['triangulation'])
     N, C = views.shape
     J = X.shape[1]
@@ -64,16 +64,32 @@ def pose_evidence(X: Tensor, refined: Tensor, cams: MultiViewCameras, kp: Tensor
         m = ok[:, :, perm] & valid
         d = (uv - kp_v[:, :, perm]).norm(dim=-1) / scale.unsqueeze(-1)
         e = torch.where(m, d.nan_to_num(clip).clamp(max=clip), torch.zeros_like(d))
-        per_perm.append((e, m, s_v[:, :, perm]))
-    (e0, m0, s0), (e1, m1, s1) = per_perm
+        per_perm.append((e, m, s_v[:, :, perm], kp_v[:, :, perm]))
+    (e0, m0, s0, k0), (e1, m1, s1, k1) = per_perm
     flip = (e1.sum(-1) / m1.sum(-1).clamp(min=1) < e0.sum(-1) / m0.sum(-1).clamp(min=1))
     flip = flip.unsqueeze(-1)  # (N, C, 1): the swapped 2D person fits this view better
-    e, m, s = torch.where(flip, e1, e0), torch.where(flip, m1, m0), torch.where(flip, s1, s0)
+    return dict(uv=uv, scale=scale, kp=torch.where(flip.unsqueeze(-1), k1, k0),
+                score=torch.where(flip, s1, s0), mask=torch.where(flip, m1, m0),
+                error=torch.where(flip, e1, e0))
+
+
+def pose_evidence(X: Tensor, refined: Tensor, cams: MultiViewCameras, kp: Tensor,
+                  scores: Tensor, conf: Tensor, views: Tensor, k: dict) -> Tensor:
+    """How well the 2D poses of each person's ``views`` (N, C; -1 none) support its
+    refined pose ``X`` (N, J, 3): the triangulation baseline's confidence
+    (:mod:`.association`, step 7) of that pose, ``(1 - 0.5^(n_views - 1)) ·
+    exp(-(e / conf_error_sigma)² / 2) · mean score · fraction of the joints
+    triangulated (refined (N, J))``, with ``e`` the mean reprojection error (person sizes,
+    each joint's clipped at ``error_clip``) over the usable 2D joints (``conf`` (C, P, J);
+    :func:`matched_observations`). ``k``: the refinement's resolved knobs
+    (``min_scale_px``, ``triangulation``). Returns (N,) float64 in [0, 1]."""
+    obs = matched_observations(X, cams, kp, scores, conf, views, k)
+    e, m, s = obs['error'], obs['mask'], obs['score']
     n_obs = m.sum((1, 2)).clamp(min=1)
     mean_err = e.sum((1, 2)) / n_obs
     mean_score = (s * m).sum((1, 2)) / n_obs
     return pose_confidence(m.any(-1).sum(1), mean_err, mean_score, refined,
-                           tk['conf_error_sigma'])
+                           resolve_triangulation_knobs(k['triangulation'])['conf_error_sigma'])
 
 
 def person_scores(network: Tensor, evidence: Tensor, mode: str) -> Tensor:

@@ -50,6 +50,13 @@ The network's people are kept; only their joints move. Per frame (:func:`refine_
    (summed mm) than the network's joint's would gives way to the network's joint. The
    defaults trust the 2D poses more than the network's joints
    (docs/method.md#refinement-with-the-pseudo-poses).
+   **The network's pose as a prior** (``network_prior``, :mod:`.pose_prior`): each
+   triangulated joint becomes the maximum a posteriori joint of its matched 2D joints
+   (error ``obs_sigma`` person sizes) and the network's joint (error σ mm; by default
+   ``'adaptive'``: ``network_prior_scale`` × the person's per-axis RMS distance between
+   its network and triangulated joints). Where many views pin a joint it barely moves;
+   along a two-view depth ray the network weighs more (val split, realistic detector:
+   AP50 85.0 -> 90.0, MPJPE 39.4 -> 37.3 mm; docs/method.md#the-networks-pose-as-a-prior).
 5. **Scores.** Each person's *evidence* (:func:`~.pose_evidence.pose_evidence`) is the
    triangulation baseline's confidence of the refined pose: it grows with the views
    whose 2D person supports it, falls with their reprojection error, and scales with
@@ -80,6 +87,7 @@ from .association import (PANOPTIC15_BONE_RANGES, resolve_triangulation_knobs,
 from .camera import MultiViewCameras, points_on_rays
 from .epipolar import person_scale, truncated_mean
 from .pose_evidence import SCORE_MODES, pose_evidence, project_poses
+from .pose_prior import fuse_network_prior
 from .triangulation import triangulate_dlt
 
 __all__ = ['REFINEMENT_DEFAULTS', 'resolve_refinement_knobs', 'match_poses_to_views',
@@ -118,6 +126,11 @@ REFINEMENT_DEFAULTS = dict(
     bone_ranges=PANOPTIC15_BONE_RANGES,  # (L, 2) plausible lengths (mm) of the limbs
     bone_rel_tol=0.4,        # 'network': allowed change, fraction of the network's length
     bone_abs_tol_mm=50.0,    # ... or this many mm, whichever is larger
+    # --- the network's pose as a prior of the triangulated joints (step 4b) ---
+    network_prior='adaptive',  # the network joint's error σ: mm, 'adaptive' (per person,
+                             # from its network-vs-triangulation distance) or None: off
+    network_prior_scale=2.0,  # 'adaptive': σ = this x per-axis RMS of that distance
+    obs_sigma=0.03,          # a matched 2D joint's error (person sizes)
     # --- each refined person's score (step 5) ---
     score='evidence',        # 'evidence': the 2D poses' support of the refined pose;
                              # 'network': the network's root score, unchanged;
@@ -136,7 +149,7 @@ def resolve_refinement_knobs(knobs: dict) -> dict:
         raise ValueError(f"refine_poses: 'min_views' must be >= 2 (one view cannot be "
                          f"triangulated), got {k['min_views']!r}")
     for name in ('min_scale_px', 'match_threshold', 'match_clip', 'robust_scale', 'gate',
-                 'prior_gate', 'max_shift_mm'):
+                 'prior_gate', 'max_shift_mm', 'network_prior_scale', 'obs_sigma'):
         if not float(k[name]) > 0:
             raise ValueError(f'refine_poses: {name!r} must be > 0, got {k[name]!r}')
     for name in ('irls_iters', 'min_match_joints', 'bone_rel_tol', 'bone_abs_tol_mm'):
@@ -150,6 +163,12 @@ def resolve_refinement_knobs(knobs: dict) -> dict:
     if k['fill'] not in ('view_ray', 'median_depth', 'network'):
         raise ValueError(f"refine_poses: 'fill' must be 'view_ray', 'median_depth' or "
                          f"'network', got {k['fill']!r}")
+    prior = k['network_prior']
+    if prior is not None and prior != 'adaptive' and not (
+            isinstance(prior, (int, float)) and not isinstance(prior, bool)
+            and 0 < float(prior) < float('inf')):
+        raise ValueError(f"refine_poses: 'network_prior' must be 'adaptive', None (off) or "
+                         f'a finite error in mm > 0, got {prior!r}')
     if k['solver'] not in ('irls', 'clusters'):
         raise ValueError(f"refine_poses: 'solver' must be 'irls' or 'clusters', got "
                          f"{k['solver']!r}")
@@ -431,5 +450,6 @@ def refine_poses(poses3d: Tensor, cameras: MultiViewCameras, keypoints2d: Tensor
         filled &= ~use_net
         fallback = torch.where(use_net.unsqueeze(-1), net, fallback)
     out = torch.where(refined.unsqueeze(-1), X, fallback)
+    out = fuse_network_prior(out, refined, net, cams, kp, scores, conf, views, k)
     evidence = pose_evidence(out, refined, cams, kp, scores, conf, views, k)
     return out.to(poses3d.dtype), refined | filled, matches, evidence

@@ -104,7 +104,7 @@ def test_a_joint_seen_by_one_view_goes_on_its_ray_at_the_networks_depth():
     pred[:, L_WRIST] = X[:, L_WRIST] + 600.0 * across / across.norm()
     for solver in ('irls', 'clusters'):
         out, mask, _, _ = refine_poses(pred, cams, kp, scores, solver=solver,
-                                    triangulation=dict(flip_pairs=()))
+                                    triangulation=dict(flip_pairs=()), network_prior=None)
         assert mask[:, L_WRIST].all(), solver
         uv = cams.project(out[:, L_WRIST])[0]  # (3, 2) in view 0
         assert (uv - kp[0, slot0, L_WRIST]).norm(dim=-1).max() < 0.5, solver
@@ -115,7 +115,8 @@ def test_a_joint_seen_by_one_view_goes_on_its_ray_at_the_networks_depth():
         assert _mpjpe(out[:, L_ELBOW], X[:, L_ELBOW]) < 0.6 * _mpjpe(
             s['pred'][:, L_ELBOW], X[:, L_ELBOW])
     # fill='median_depth': the same ray, at the person's median depth in that view
-    out, mask, _, _ = refine_poses(pred, cams, kp, scores, fill='median_depth', limbs=())
+    out, mask, _, _ = refine_poses(pred, cams, kp, scores, fill='median_depth', limbs=(),
+                                   network_prior=None)
     others = [j for j in range(15) if j != L_WRIST]
     assert mask[:, L_WRIST].all()
     assert torch.allclose(_depth(cams, out[:, L_WRIST], 0),
@@ -239,7 +240,8 @@ def test_a_consistent_but_wrong_2d_joint_that_breaks_a_bone_is_rejected():
     assert not mask[0, L_WRIST] and torch.equal(out[0, L_WRIST], pred[0, L_WRIST])
     assert mask[0, L_ELBOW] and mask[1:].float().mean() > 0.9
     # with the bone check off it would have moved onto the wrong point
-    out2, mask2, _, _ = refine_poses(pred, s['cams'], kp, s['scores'], limbs=(), solver='irls')
+    out2, mask2, _, _ = refine_poses(pred, s['cams'], kp, s['scores'], limbs=(), solver='irls',
+                                     network_prior=None)
     assert mask2[0, L_WRIST] and (out2[0, L_WRIST] - wrong).norm() < 20.0
 
 
@@ -342,7 +344,7 @@ def test_clusters_solver_uses_the_baseline_solver_on_the_matched_people():
         mask = torch.ones(5, 3, dtype=torch.bool)
         # no left/right swaps in this scene: the flip fixing is off (its random outliers
         # of 60-150 px can look like a swap to it)
-        knobs = dict(solver='clusters', triangulation=dict(flip_pairs=()))
+        knobs = dict(solver='clusters', triangulation=dict(flip_pairs=()), network_prior=None)
         out, refined, matches, _ = refine_poses(s['pred'], s['cams'], s['kp'], s['scores'],
                                              mask, **knobs)
         assert torch.equal(matches, s['perm'].argsort(1).T), seed
