@@ -1,14 +1,15 @@
 """The network's pose as a prior of the refined joints (step 4b of :mod:`.pose_refinement`).
 
 A triangulated joint ``X`` is the least-squares fit of its matched 2D joints; the network's
-joint ``net`` is a second, independent estimate. :func:`fuse_network_prior` returns the
+joint ``net`` is a second estimate, with other errors. :func:`fuse_network_prior` returns the
 maximum a posteriori joint of both under Gaussian errors:
 
 * each matched 2D joint of view ``c`` (within ``gate`` person sizes of ``X``'s projection)
   has an error of ``obs_sigma`` person sizes (px), weighted by its score; linearised at
   ``X`` (the projection's Jacobian ``J_c``, by central differences, distortion included),
   the 2D joints give ``X`` the information ``H = sum_c w_c / sigma_c^2 · J_cᵀ J_c`` (3×3);
-* the network's joint has an isotropic error of ``network_prior_mm`` mm (``Λ = I / σ²``);
+* the network's joint has an isotropic error σ (``Λ = I / σ²``): ``network_prior`` mm, or
+  per person with ``'adaptive'`` (:func:`prior_sigma`);
 * the fused joint is ``X + (H + Λ)⁻¹ Λ (net − X)``, the minimiser of
   ``(Y − X)ᵀ H (Y − X) + (Y − net)ᵀ Λ (Y − net)``.
 
@@ -30,8 +31,8 @@ from .pose_evidence import matched_observations, project_poses
 __all__ = ['MIN_SIGMA_MM', 'prior_sigma', 'fuse_network_prior']
 
 _STEP_MM = 1.0  # central-difference step of the projection's Jacobian
-#: floor of the adaptive prior's σ (mm): a network pose equal to the triangulated one
-#: does not pin the joint
+#: floor of the adaptive prior's σ (mm): where the network's pose equals the triangulated
+#: one, σ would be 0 and the prior would override the 2D joints
 MIN_SIGMA_MM = 10.0
 
 

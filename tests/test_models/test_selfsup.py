@@ -175,6 +175,25 @@ def test_the_triangulated_3d_loss_trains_the_pose_net_and_is_off_by_default():
         _model(pseudo_3d=dict(radius=300.0))
 
 
+def test_the_3d_loss_compares_the_view_sets_it_is_given():
+    """pseudo_3d.view_sets: (1, 2) by default (the augmented sets); 0 adds a pose-net pass
+    on the un-augmented views. The loss is the mean over the sets it names."""
+    data = None
+    loss = {}
+    for sets in ((0, ), (1, 2), (0, 1, 2)):
+        torch.manual_seed(0)
+        model = _model(pseudo_3d=dict(match_radius=1e5, view_sets=sets))
+        model.set_stage(train=['pose_net'], losses=dict(loss_pose_3d=1.0))
+        if data is None:
+            data = model.data_preprocessor(_batch(num_people=(2, 2)), True)
+        loss[sets] = float(model(**data, mode='loss')['loss_pose_3d'])
+    assert loss[(0, )] != pytest.approx(loss[(1, 2)], rel=1e-3)  # x⁰ is another input
+    assert 3 * loss[(0, 1, 2)] == pytest.approx(loss[(0, )] + 2 * loss[(1, 2)], rel=1e-4)
+    for bad in ((), (3, ), (1, 1)):
+        with pytest.raises(ValueError, match='view_sets'):
+            _model(pseudo_3d=dict(view_sets=bad))
+
+
 def test_the_triangulated_root_loss_reaches_the_root_net_and_targets_the_true_roots():
     """loss_root_3d: the root volumes against 3D Gaussians at the triangulated roots;
     its gradient reaches the root net."""

@@ -18,7 +18,8 @@ Beyond the paper, off by default (docs/method.md#triangulated-pseudo-3d-targets)
 triangulation baseline run on x⁰'s pseudo poses gives each frame's people in 3D;
 
     loss_root_3d    root volumes of x⁰, x¹, x² vs 3D Gaussians at those people's roots
-    loss_pose_3d    L1 (mm) of Y¹ and Y² to the triangulated joints of the person whose
+    loss_pose_3d    L1 (mm) of Y¹ and Y² (``pseudo_3d.view_sets``; 0 adds Y⁰ of the
+                    un-augmented views) to the triangulated joints of the person whose
                     root is nearest each proposal
 
 The root volumes are on the network's grid of the batch (``net.root_space(batch)``): with
@@ -58,8 +59,10 @@ SELFSUP_DEFAULTS = dict(
     proposal_threshold=None,  # proposals for pose training (None: the root head's)
     cross_affine=True,    # False (ablation): Y¹ is compared in x¹'s own frame, Y² in x²'s
     # loss_root_3d / loss_pose_3d: triangulation: knobs of TRIANGULATION_DEFAULTS; a
-    # proposal takes the triangulated person whose root is nearest, within match_radius mm
-    pseudo_3d=dict(match_radius=500.0, triangulation=None),
+    # proposal takes the triangulated person whose root is nearest, within match_radius
+    # mm; view_sets: the view-sets whose pose predictions loss_pose_3d compares (0 adds
+    # a pose-net pass on the un-augmented views, as tested)
+    pseudo_3d=dict(match_radius=500.0, triangulation=None, view_sets=(1, 2)),
 )
 _LOSS_MODULES = dict(root_consistency=dict(type='RootConsistencyLoss'),
                      heatmap_loss=dict(type='AttentiveHeatmapLoss'),
@@ -113,6 +116,11 @@ class SelfPose3dObjective(BaseObjective):
                                     and 0 <= float(amp[0]) <= float(amp[1]))):
             raise ValueError(f"SelfPose3dObjective: root_syn_amplitude must be (lo, hi) with "
                              f"0 <= lo <= hi, or 'pseudo', got {amp!r}")
+        sets = tuple(int(v) for v in cfg['pseudo_3d']['view_sets'])
+        if not sets or not set(sets) <= {0, 1, 2} or len(set(sets)) != len(sets):
+            raise ValueError('SelfPose3dObjective: pseudo_3d.view_sets must be distinct view-'
+                             f"sets among (0, 1, 2), got {cfg['pseudo_3d']['view_sets']!r}")
+        cfg['pseudo_3d']['view_sets'] = sets
         cfg['pseudo_3d']['triangulation'] = dict(cfg['pseudo_3d']['triangulation'] or {})
         resolve_triangulation_knobs(dict(cfg['pseudo_3d']['triangulation']))  # fail early
         self.cfg = cfg
@@ -280,18 +288,20 @@ class SelfPose3dObjective(BaseObjective):
         thr = net.root_head.threshold if thr is None else thr
         b_idx, k_idx = (scores > thr).nonzero(as_tuple=True)
         c = centers[b_idx, k_idx]
-        Y = {k: net.pose_from_proposals(hms[k], batch, k, c, b_idx) for k in (1, 2)}
+        sets_3d = self.cfg['pseudo_3d']['view_sets'] if 'loss_pose_3d' in on else ()
+        Y = {k: net.pose_from_proposals(hms[k], batch, k, c, b_idx)
+             for k in sorted({1, 2, *sets_3d})}
         if len(b_idx) == 0:  # no proposal: zeros that still reach the pose net's weights
             anchor = sum(p.flatten()[0] for p in net.pose_head.parameters()) * 0.0
             Y = {k: v + anchor for k, v in Y.items()}
         att = {k: self.attention(batch, hms[k], k) for k in (1, 2)} \
             if on & {'loss_pose_hm', 'loss_attn'} else {1: None, 2: None}
-        losses = self.cross_view_losses(net, batch, Y, b_idx, k_idx, scores.shape[1],
-                                        labels, att, on)
+        losses = self.cross_view_losses(net, batch, {k: Y[k] for k in (1, 2)}, b_idx, k_idx,
+                                        scores.shape[1], labels, att, on)
         if 'loss_pose_3d' in on:
             target, mask = self.triangulated_targets(net, people, c, b_idx)
             losses['loss_pose_3d'] = sum(net.pose_head.loss(Y[k], target, mask)
-                                         for k in (1, 2)) / 2
+                                         for k in sets_3d) / len(sets_3d)
         return losses
 
     def cross_view_losses(self, net, batch, Y: Dict[int, Tensor], b_idx: Tensor,
