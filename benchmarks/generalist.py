@@ -119,9 +119,9 @@ def test(config: str, checkpoint, setting: str, seed: int, refine: bool) -> dict
         cfg.test_dataloader.batch_size = 1
     _replace(cfg.test_dataloader.dataset,
              dict(_world(setting), seed=seed, num_samples=TEST_FRAMES))
-    if refine:
-        cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {}, refine=dict())
-    if cfg.model.get('type') == 'SelfPose3D':
+    if cfg.model.get('type') == 'SelfPose3D':  # refinement: the row says, not the config
+        cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {},
+                                  refine=dict() if refine else None)
         cfg.model.objective = None  # predicts only (the weights carry no attention net)
     m = test_with_runner(cfg, osp.join(ROOT, checkpoint) if checkpoint else None,
                          osp.join(ROOT, 'work_dirs', 'bench_generalist_test'))

@@ -86,8 +86,9 @@ def test(config: str, checkpoint, setting: str, seed: int, refine: bool) -> dict
     if cfg.model.get('type') != 'TriangulationBaseline':
         for k, v in SETTINGS[setting]['model'].items():
             cfg.model[k].update(v)
-    if refine:
-        cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {}, refine=dict())
+    if cfg.model.get('type') != 'TriangulationBaseline':  # the row says, not the config
+        cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {},
+                                  refine=dict() if refine else None)
     metrics = test_with_runner(cfg, osp.join(ROOT, checkpoint) if checkpoint else None,
                                osp.join(ROOT, 'work_dirs', 'bench_realistic_test'))
     out = {k: float(metrics[k]) for k in METRIC_KEYS}

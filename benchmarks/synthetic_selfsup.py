@@ -43,7 +43,9 @@ def run_test_only(config: str, work_dir: str) -> dict:
 
 
 def run(config: str, name: str) -> dict:
-    res = train_and_test(config, osp.join(ROOT, 'work_dirs', f'bench_{name}'))
+    # the networks compared, without the test-time refinement the main job's config has
+    res = train_and_test(config, osp.join(ROOT, 'work_dirs', f'bench_{name}'),
+                         test_options=('model.test_cfg.refine=None', ))
     res['config'] = config
     print(name, json.dumps(res), flush=True)
     return res

@@ -1,5 +1,6 @@
 """3D poses from calibrated multi-view images or videos (MultiViewPoseInferencer), by any
-method: a learned model (CONFIG CHECKPOINT), with refinement (--refine), or the
+method: a learned model (CONFIG CHECKPOINT), with refinement (--refine; the main job's
+config and those based on it refine unless --no-refine), or the
 triangulation baseline (no checkpoint).
 
     # your rig: a calibration file and one image folder (or video) per camera
@@ -9,7 +10,7 @@ triangulation baseline (no checkpoint).
         --videos cam0=cam0.mp4 cam1=cam1.mp4 cam2=cam2.mp4 --frames 100
     # heatmap-input models (no heatmap_net_2d) read the 2D poses of a pseudo-label file
     python tools/demo.py configs/selfpose3d_custom_rig.py CKPT --calibration calib.json \
-        --images ... --pseudo-labels pseudo_labels.json [--refine]
+        --images ... --pseudo-labels pseudo_labels.json [--no-refine]
     # a model that ships with the package (trained on many random rigs): no training
     python tools/demo.py --model generalist --calibration calib.json \
         --pseudo-labels pseudo_labels.json --space-center X Y Z --space-size X Y Z
@@ -56,9 +57,13 @@ def parse_args(argv=None):
                    help='a model that ships with the package, instead of CONFIG and '
                    'CHECKPOINT (generalist: trained on many random rigs, needs no training '
                    'on yours; docs/generalist.md); a CHECKPOINT after it replaces its weights')
-    p.add_argument('--refine', action='store_true', help='refine the learned model\'s 3D '
-                   'poses with the 2D poses (model.test_cfg.refine = dict(); needs '
-                   '--pseudo-labels with a rig)')
+    ref = p.add_mutually_exclusive_group()
+    ref.add_argument('--refine', action='store_true', help='refine the learned model\'s 3D '
+                     'poses with the 2D poses (model.test_cfg.refine = dict(); needs '
+                     '--pseudo-labels with a rig); the main job\'s config and those based '
+                     'on it refine already')
+    ref.add_argument('--no-refine', action='store_true', help='the learned model\'s own 3D '
+                     'poses, even where its config refines them')
     src = p.add_mutually_exclusive_group()
     src.add_argument('--images', nargs='+', metavar='VIEW=DIR',
                      help='one image folder (or {frame} template) per camera')
@@ -189,7 +194,8 @@ def main(argv=None):
 def _run(args, inferencer, inputs, t_init):
     gen = inferencer(inputs, out_dir=args.out_dir, batch_size=args.batch_size,
                      max_frames=args.frames, score_thr=args.score_thr,
-                     refine=True if args.refine else None, draw=not args.no_pictures,
+                     refine=True if args.refine else (False if args.no_refine else None),
+                     draw=not args.no_pictures,
                      video=args.video, fps=args.fps, vis_scale=args.vis_scale)
     n, t_start, totals = 0, time.perf_counter(), dict(load=0.0, forward=0.0, draw=0.0)
     for r in gen:
