@@ -136,6 +136,16 @@ def test_refine_sets_the_test_cfg_for_the_run(rig, tmp_path, monkeypatch):
     assert seen and all(s.get('refine') == {} for s in seen)
     doc = json.loads(Path(out['json']).read_text())
     assert doc['model']['refine'] == {} and doc['num_frames'] == 2
+    # --no-refine: the network's own poses, although the config refines them
+    seen.clear()
+    out = demo.main([rig['learned_cfg'], rig['learned_ckpt'], '--calibration', rig['rig'],
+                     '--pseudo-labels', rig['pseudo'], '--no-refine', '--cfg-options',
+                     'model.test_cfg.refine={}', '--out-dir', str(tmp_path / 'own'),
+                     '--device', 'cpu', '--no-pictures'])
+    assert seen and all(s.get('refine') is None for s in seen)
+    assert json.loads(Path(out['json']).read_text())['model']['refine'] is None
+    with pytest.raises(SystemExit):  # one or the other
+        demo.parse_args([rig['learned_cfg'], '--refine', '--no-refine'])
     # through the API: set for the call only, the model's own test_cfg given back
     inf = rig['learned']
     seen.clear()
