@@ -13,7 +13,7 @@
 #
 #   python tools/train.py configs/my_studio_finetune.py
 #   python tools/demo.py configs/my_studio_finetune.py work_dirs/.../epoch_3.pth \
-#       --calibration ... --pseudo-labels ... --refine
+#       --calibration ... --pseudo-labels ...   (refined by the 2D poses; --no-refine: not)
 _base_ = ['./selfpose3d_custom_rig.py']
 
 load_from = 'generalist'  # a name of selfpose3d_mm.model_zoo (tools/train.py resolves it)
