@@ -40,10 +40,10 @@ def matched_observations(X: Tensor, cams: MultiViewCameras, kp: Tensor, scores: 
                          conf: Tensor, views: Tensor, k: dict) -> dict:
     """The 2D joints that each person's ``views`` (N, C; -1 none) give its pose ``X``
     (N, J, 3): each view's matched 2D person as detected or with its left/right joints
-    swapped, whichever fits ``X`` better (the solver's flip fixing). Returns ``uv``
-    (N, C, J, 2), the projection of ``X``; ``scale`` (N, C), its person sizes (px);
-    ``kp`` (N, C, J, 2), ``score`` (N, C, J) and ``mask`` (N, C, J), the matched 2D joints
-    that are usable (``conf`` (C, P, J)) and project in front of the camera; ``error``
+    swapped, whichever fits ``X`` better (the solver's flip fixing). Returns ``scale``
+    (N, C), the person sizes (px) of ``X``'s projection; ``score`` (N, C, J) and ``mask``
+    (N, C, J), the matched 2D joints' scores and which are usable (``conf`` (C, P, J))
+    and project in front of the camera; ``error``
     (N, C, J), the reprojection error in person sizes, clipped at the triangulation's
     ``error_clip`` (0 where not ``mask``). ``k``: the refinement's resolved knobs."""
     tk = resolve_triangulation_knobs(k['triangulation'])
@@ -64,12 +64,11 @@ def matched_observations(X: Tensor, cams: MultiViewCameras, kp: Tensor, scores: 
         m = ok[:, :, perm] & valid
         d = (uv - kp_v[:, :, perm]).norm(dim=-1) / scale.unsqueeze(-1)
         e = torch.where(m, d.nan_to_num(clip).clamp(max=clip), torch.zeros_like(d))
-        per_perm.append((e, m, s_v[:, :, perm], kp_v[:, :, perm]))
-    (e0, m0, s0, k0), (e1, m1, s1, k1) = per_perm
+        per_perm.append((e, m, s_v[:, :, perm]))
+    (e0, m0, s0), (e1, m1, s1) = per_perm
     flip = (e1.sum(-1) / m1.sum(-1).clamp(min=1) < e0.sum(-1) / m0.sum(-1).clamp(min=1))
     flip = flip.unsqueeze(-1)  # (N, C, 1): the swapped 2D person fits this view better
-    return dict(uv=uv, scale=scale, kp=torch.where(flip.unsqueeze(-1), k1, k0),
-                score=torch.where(flip, s1, s0), mask=torch.where(flip, m1, m0),
+    return dict(scale=scale, score=torch.where(flip, s1, s0), mask=torch.where(flip, m1, m0),
                 error=torch.where(flip, e1, e0))
 
 

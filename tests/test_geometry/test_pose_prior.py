@@ -7,14 +7,7 @@ import torch
 from selfpose3d_mm.datasets.synthetic.rig import make_ring_rig
 from selfpose3d_mm.geometry.pose_prior import MIN_SIGMA_MM, fuse_network_prior, prior_sigma
 from selfpose3d_mm.geometry.pose_refinement import refine_poses, resolve_refinement_knobs
-
-SPACE = dict(space_center=(0.0, 0.0, 800.0), space_size=(6000.0, 6000.0, 2000.0))
-# a standing Panoptic-15 body (mm; x left, y forward, z up)
-TEMPLATE = np.array([
-    (0, 0, 1500), (0, 60, 1680), (0, 0, 950), (180, 0, 1480), (200, 30, 1180),
-    (220, 120, 950), (100, 0, 930), (110, 30, 500), (110, 0, 80), (-180, 0, 1480),
-    (-200, 30, 1180), (-220, 120, 950), (-100, 0, 930), (-110, 30, 500), (-110, 0, 80)],
-    float)
+from tests.bodies import SPACE, TEMPLATE
 
 
 def _scene(seed, num_views=5, noise_px=4.0, net_mm=40.0):
