@@ -7,8 +7,10 @@
 _base_ = ['./voxelpose_synthetic.py']
 
 # ---- data: three view-sets per training sample, x0 (resize) and x1, x2 (random rotation
-# +-45 deg and zoom, one draw per set shared by its views); no 3D GT is packed
-train_dataloader = dict(dataset=dict(num_samples=400,
+# +-45 deg and zoom, one draw per set shared by its views); no 3D GT is packed.
+# 360 frames per epoch keep the main job inside 20 minutes on a slow run of a 2-core
+# Intel Xeon (400 took 20 min 51 s there; docs/method.md#cpu-scale-schedule)
+train_dataloader = dict(dataset=dict(num_samples=360,
                                      pipeline={{_base_.selfsup_train_pipeline}}))
 
 # ---- model: the root net sees the root heatmap only; the objective reads the pseudo
@@ -31,23 +33,24 @@ model = dict(
     # proposals kept at test time: the root net learns from synthetic roots of amplitude
     # 0.5-1 and scores real people lower than a supervised one. With refinement, people
     # are ranked by the 2D poses' evidence (refine.score), so proposals no view supports
-    # sort last; val split (100 frames), realistic detector, this config's model, refined:
-    # threshold 0.1 -> Recall@500 94.3, AP50 81.4; 0.05 -> 96.0, 83.0; 0.02 -> 98.0, 85.0;
-    # 0.01 -> 98.7, 85.3 at twice the output people (the noise of the root volumes). A
-    # user filters by score (score_thr). docs/method.md#scores-of-refined-people
+    # sort last; val split (100 frames), realistic detector, this config's model (then
+    # with 400 frames per epoch), refined: threshold 0.1 -> Recall@500 94.3, AP50 81.4;
+    # 0.05 -> 96.0, 83.0; 0.02 -> 98.0, 85.0; 0.01 -> 98.7, 85.3 at twice the output
+    # people (the noise of the root volumes). A user filters by score (score_thr).
+    # docs/method.md#scores-of-refined-people
     # Refinement by the 2D poses (beyond the paper; docs/method.md#refinement-with-the-
     # pseudo-poses) is on: the network's people, their joints triangulated from the
     # matched 2D poses with the network's pose as the prior. Test split, realistic
-    # detector, test seeds 0 / 1: AP50 86.7 / 81.8 and MPJPE 39.0 / 40.8 mm, against
-    # 12.3 / 9.9 and 70.5 / 71.6 mm for the network alone (refine=None) and 84.6 / 76.5,
+    # detector, test seeds 0 / 1: AP50 85.4 / 79.0 and MPJPE 39.5 / 41.3 mm, against
+    # 5.4 / 4.9 and 78.7 / 78.4 mm for the network alone (refine=None) and 84.6 / 76.5,
     # 41.4 / 44.5 mm for triangulation (README, Realistic 2D input)
     test_cfg=dict(threshold=0.02, refine=dict()),
 )
 
 # ---- the schedule: one run, stages switched by the hook (epochs add up to max_epochs);
-# 800 iterations, <= 20 min on 2 CPU cores with the test.
+# 720 iterations, <= 20 min on 2 CPU cores with the test.
 # The Hungarian L1 weight is 1.5 here, not the paper's 0.01: the paper's pose stages run
-# ~24k iterations, these 600. Measured on the val split (100 frames), 200 more pose
+# ~24k iterations, these 540. Measured on the val split (100 frames), 200 more pose
 # iterations from the same checkpoint (lr 5e-4): L1 weight 0.01 -> MPJPE 118.9 mm,
 # 0.3 -> 99.6, 1.5 -> 97.3, 5.0 -> 96.2 (docs/method.md#cpu-scale-schedule)
 pose_l1 = 1.5
