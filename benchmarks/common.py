@@ -127,6 +127,14 @@ def train_with_tool(config: str, work_dir: str, cfg_options=(), extra_args=(),
     return out
 
 
+def set_row_refinement(cfg, refine: bool) -> None:
+    """A learned row's refinement as the row says, not as its config says: sets
+    ``model.test_cfg.refine`` of a SelfPose3D config (others are left as they are)."""
+    if cfg.model.get('type') == 'SelfPose3D':
+        cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {},
+                                  refine=dict() if refine else None)
+
+
 def test_with_runner(cfg, checkpoint, work_dir: str) -> dict:
     """``tools/test.py``'s runner on a config object (no visualizer backends): the metrics
     plus ``test_s``, the wall time of the whole run."""

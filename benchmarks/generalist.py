@@ -36,7 +36,7 @@ import sys
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from benchmarks.common import (METRIC_KEYS, RESULTS_DIR, machine,  # noqa: E402
+from benchmarks.common import (METRIC_KEYS, RESULTS_DIR, machine, set_row_refinement,  # noqa: E402
                                test_with_runner, train_with_tool, write_result)
 
 OUT = 'generalist.json'
@@ -119,9 +119,8 @@ def test(config: str, checkpoint, setting: str, seed: int, refine: bool) -> dict
         cfg.test_dataloader.batch_size = 1
     _replace(cfg.test_dataloader.dataset,
              dict(_world(setting), seed=seed, num_samples=TEST_FRAMES))
-    if cfg.model.get('type') == 'SelfPose3D':  # refinement: the row says, not the config
-        cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {},
-                                  refine=dict() if refine else None)
+    set_row_refinement(cfg, refine)
+    if cfg.model.get('type') == 'SelfPose3D':
         cfg.model.objective = None  # predicts only (the weights carry no attention net)
     m = test_with_runner(cfg, osp.join(ROOT, checkpoint) if checkpoint else None,
                          osp.join(ROOT, 'work_dirs', 'bench_generalist_test'))

@@ -32,7 +32,7 @@ import sys
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from benchmarks.common import (METRIC_KEYS, RESULTS_DIR, machine,  # noqa: E402
+from benchmarks.common import (METRIC_KEYS, RESULTS_DIR, machine, set_row_refinement,  # noqa: E402
                                test_with_runner, train_with_tool, write_result)
 
 OUT = 'synthetic_realistic.json'
@@ -86,9 +86,7 @@ def test(config: str, checkpoint, setting: str, seed: int, refine: bool) -> dict
     if cfg.model.get('type') != 'TriangulationBaseline':
         for k, v in SETTINGS[setting]['model'].items():
             cfg.model[k].update(v)
-    if cfg.model.get('type') != 'TriangulationBaseline':  # the row says, not the config
-        cfg.model.test_cfg = dict(cfg.model.get('test_cfg') or {},
-                                  refine=dict() if refine else None)
+    set_row_refinement(cfg, refine)
     metrics = test_with_runner(cfg, osp.join(ROOT, checkpoint) if checkpoint else None,
                                osp.join(ROOT, 'work_dirs', 'bench_realistic_test'))
     out = {k: float(metrics[k]) for k in METRIC_KEYS}
