@@ -11,7 +11,9 @@ Settings (the test world; models are trained on the world of their setting):
   hard     6-10 people and a 3-camera ring, same profile (``--train-hard`` trains the
            learned rows on the hard world too; otherwise the default-world models are
            tested there, which the JSON records under ``trained_on``)
-Rows: selfsup, selfsup_refine, supervised, supervised_refine, triangulation.
+Rows: selfsup, selfsup_refine, supervised, supervised_refine, triangulation (the default);
+selfsup_long, selfsup_long_refine: the main job with three times its pose stages (1620
+pose iterations, the supervised row's 1500), to measure what the schedule's length buys.
 Every row is tested on the same held-out test split (300 frames, ``--test-seeds``: the
 split's seed of people, motion and detections; the rig is fixed). The first test seed's
 metrics are the row's keys; the others are under ``test_seed_<n>``.
@@ -37,10 +39,14 @@ from benchmarks.common import (METRIC_KEYS, RESULTS_DIR, machine, set_row_refine
 
 OUT = 'synthetic_realistic.json'
 MODELS = dict(selfsup='configs/selfpose3d_synthetic.py',
-              supervised='configs/voxelpose_synthetic.py')
+              supervised='configs/voxelpose_synthetic.py',
+              selfsup_long='configs/ablations/selfpose3d_synthetic_long.py')
 ROWS = dict(selfsup=('selfsup', False), selfsup_refine=('selfsup', True),
             supervised=('supervised', False), supervised_refine=('supervised', True),
-            triangulation=(None, False))
+            triangulation=(None, False), selfsup_long=('selfsup_long', False),
+            selfsup_long_refine=('selfsup_long', True))
+DEFAULT_ROWS = ['selfsup', 'selfsup_refine', 'supervised', 'supervised_refine',
+                'triangulation']
 TRIANGULATION = 'configs/triangulation_synthetic.py'
 # the world of each setting: overrides of every split's dataset (and of the model)
 SETTINGS = dict(
@@ -96,7 +102,7 @@ def test(config: str, checkpoint, setting: str, seed: int, refine: bool) -> dict
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--rows', nargs='+', default=list(ROWS), choices=list(ROWS))
+    p.add_argument('--rows', nargs='+', default=DEFAULT_ROWS, choices=list(ROWS))
     p.add_argument('--settings', nargs='+', default=list(SETTINGS), choices=list(SETTINGS))
     p.add_argument('--test-seeds', nargs='+', type=int, default=[0, 1])
     p.add_argument('--train-hard', action='store_true',

@@ -13,7 +13,6 @@ from typing import Tuple
 import torch
 from torch import Tensor
 
-from .association import resolve_triangulation_knobs
 from .camera import MultiViewCameras
 from .cluster_triangulation import pose_confidence
 from .epipolar import flip_permutation, person_scale
@@ -46,7 +45,7 @@ def matched_observations(X: Tensor, cams: MultiViewCameras, kp: Tensor, scores: 
     and project in front of the camera; ``error``
     (N, C, J), the reprojection error in person sizes, clipped at the triangulation's
     ``error_clip`` (0 where not ``mask``). ``k``: the refinement's resolved knobs."""
-    tk = resolve_triangulation_knobs(k['triangulation'])
+    tk = k['triangulation']  # resolved by resolve_refinement_knobs
     N, C = views.shape
     J = X.shape[1]
     uv, valid = project_poses(cams, X)  # (N, C, J, ·)
@@ -88,7 +87,7 @@ def pose_evidence(X: Tensor, refined: Tensor, cams: MultiViewCameras, kp: Tensor
     mean_err = e.sum((1, 2)) / n_obs
     mean_score = (s * m).sum((1, 2)) / n_obs
     return pose_confidence(m.any(-1).sum(1), mean_err, mean_score, refined,
-                           resolve_triangulation_knobs(k['triangulation'])['conf_error_sigma'])
+                           k['triangulation']['conf_error_sigma'])
 
 
 def person_scores(network: Tensor, evidence: Tensor, mode: str) -> Tensor:

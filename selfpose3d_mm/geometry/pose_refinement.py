@@ -1,6 +1,7 @@
 """Test-time refinement of predicted 3D poses with the frame's 2D poses (pseudo poses).
 
-The network's people are kept; only their joints move. Per frame (:func:`refine_poses`):
+The network's people are kept; only their joints move (the detector may add the people
+it missed: knob ``recover_missed``, :mod:`.missed_people`). Per frame (:func:`refine_poses`):
 
 1. **Matching.** Every predicted pose is projected into every view (distortion included).
    The cost of a predicted person ``n`` and a 2D person ``p`` of view ``c`` is the mean,
@@ -98,8 +99,8 @@ REFINEMENT_DEFAULTS = dict(
     min_joint_score=0.2,     # 2D joints below this score are not used
     min_scale_px=32.0,       # floor of the person size (bbox diagonal of the projection, px)
     # --- matching (fractions of the person size) ---
-    match_threshold=0.3,     # max matching cost (clipped mean 2D distance / person size)
-    match_clip=0.25,         # each joint's distance is clipped at this
+    match_threshold=0.2,     # max matching cost (clipped mean 2D distance / person size;
+    match_clip=0.25,         # each joint's distance is clipped at this: below it to act)
     min_match_joints=4,      # joints seen in both needed to compare two poses
     # --- robust triangulation (fractions of the person size) ---
     robust_scale=0.1,        # Cauchy scale of the reprojection error
@@ -135,6 +136,10 @@ REFINEMENT_DEFAULTS = dict(
     score='evidence',        # 'evidence': the 2D poses' support of the refined pose;
                              # 'network': the network's root score, unchanged;
                              # 'product': network score x evidence
+    # --- people the network missed (geometry/missed_people.py, run by the detector) ---
+    recover_missed=True,     # add the triangulation baseline's people among the 2D persons
+                             # no network person was matched to ...
+    recover_min_distance_mm=300.0,  # ... whose root is farther than this from them all
 )
 
 
@@ -143,7 +148,8 @@ _BIG = 1e6  # cost of a gated pair for the assignment
 
 def resolve_refinement_knobs(knobs: dict) -> dict:
     """:data:`REFINEMENT_DEFAULTS` overridden by ``knobs`` and validated (unknown names and
-    invalid values raise ``ValueError`` naming the knob)."""
+    invalid values raise ``ValueError`` naming the knob); ``triangulation`` holds the
+    resolved knobs of the triangulation it runs (:func:`resolve_triangulation_knobs`)."""
     k = merge_knobs(REFINEMENT_DEFAULTS, knobs, 'refine_poses')
     if int(k['min_views']) < 2:
         raise ValueError(f"refine_poses: 'min_views' must be >= 2 (one view cannot be "
@@ -152,7 +158,8 @@ def resolve_refinement_knobs(knobs: dict) -> dict:
                  'prior_gate', 'max_shift_mm', 'network_prior_scale', 'obs_sigma'):
         if not float(k[name]) > 0:
             raise ValueError(f'refine_poses: {name!r} must be > 0, got {k[name]!r}')
-    for name in ('irls_iters', 'min_match_joints', 'bone_rel_tol', 'bone_abs_tol_mm'):
+    for name in ('irls_iters', 'min_match_joints', 'bone_rel_tol', 'bone_abs_tol_mm',
+                 'recover_min_distance_mm'):
         if not float(k[name]) >= 0:
             raise ValueError(f'refine_poses: {name!r} must be >= 0, got {k[name]!r}')
     limbs = np.asarray(k['limbs'] if k['limbs'] is not None else (), np.int64)
@@ -169,12 +176,17 @@ def resolve_refinement_knobs(knobs: dict) -> dict:
             and 0 < float(prior) < float('inf')):
         raise ValueError(f"refine_poses: 'network_prior' must be 'adaptive', None (off) or "
                          f'a finite error in mm > 0, got {prior!r}')
+    if not isinstance(k['recover_missed'], bool):
+        raise ValueError(f"refine_poses: 'recover_missed' must be True or False, got "
+                         f"{k['recover_missed']!r}")
     if k['solver'] not in ('irls', 'clusters'):
         raise ValueError(f"refine_poses: 'solver' must be 'irls' or 'clusters', got "
                          f"{k['solver']!r}")
-    k['triangulation'] = dict(min_joint_score=k['min_joint_score'],
-                              min_scale_px=k['min_scale_px'], **(k['triangulation'] or {}))
-    resolve_triangulation_knobs(k['triangulation'])  # unknown / invalid names fail here
+    # resolved once here (unknown / invalid names fail); the evidence reads it as is. The
+    # refinement's joint-score and scale floors, unless its triangulation sets its own
+    k['triangulation'] = resolve_triangulation_knobs({
+        'min_joint_score': k['min_joint_score'], 'min_scale_px': k['min_scale_px'],
+        **(k['triangulation'] or {})})
     if k['score'] not in SCORE_MODES:
         raise ValueError(f"refine_poses: 'score' must be one of {SCORE_MODES}, got "
                          f"{k['score']!r}")

@@ -13,6 +13,7 @@ from selfpose3d_mm.datasets import multiview_collate
 from selfpose3d_mm.datasets.synthetic.pseudo2d import PSEUDO2D_PERFECT
 from selfpose3d_mm.datasets.synthetic.rig import make_ring_rig
 from selfpose3d_mm.geometry import triangulate_points
+from selfpose3d_mm.geometry.association import TRIANGULATION_DEFAULTS
 from selfpose3d_mm.geometry.pose_evidence import TIE_BREAK, person_scores, pose_evidence
 from selfpose3d_mm.geometry.pose_refinement import (REFINEMENT_DEFAULTS, refine_poses,
                                                     resolve_refinement_knobs)
@@ -382,3 +383,68 @@ def test_unknown_solver_and_triangulation_knobs_are_refused():
     with pytest.raises(ValueError, match='reproj_treshold'):
         refine_poses(s['pred'], s['cams'], s['kp'], s['scores'], solver='clusters',
                      triangulation=dict(reproj_treshold=0.1))
+
+
+def test_the_triangulation_knobs_are_resolved_once_and_the_users_win():
+    k = resolve_refinement_knobs(dict(min_scale_px=20.0, triangulation=dict(error_clip=0.3)))
+    tk = k['triangulation']
+    assert set(tk) == set(TRIANGULATION_DEFAULTS)  # complete: the evidence reads it as is
+    assert tk['min_scale_px'] == 20.0 and tk['error_clip'] == 0.3
+    assert tk['min_joint_score'] == REFINEMENT_DEFAULTS['min_joint_score']
+    # a floor the triangulation sets itself overrides the refinement's
+    tk = resolve_refinement_knobs(dict(triangulation=dict(min_scale_px=8.0)))['triangulation']
+    assert tk['min_scale_px'] == 8.0
+
+
+# ----------------------------------------------------------------------- missed people
+def test_the_people_the_network_missed_are_recovered_once():
+    from selfpose3d_mm.geometry.missed_people import recover_missed_people
+    s = _scene(1)
+    mask = torch.ones(5, 3, dtype=torch.bool)
+    k = resolve_refinement_knobs(dict(recover_missed=True))
+    for seen in ([0, 1], [0, 1, 2]):  # the network missed person 2, or nobody
+        out, _, matches, _ = refine_poses(s['pred'][seen], s['cams'], s['kp'], s['scores'],
+                                          mask)
+        added = recover_missed_people(s['kp'], s['scores'], mask, s['cams'], matches,
+                                      out[:, 2], k)
+        assert len(added['scores']) == 3 - len(seen), seen
+    assert _mpjpe(added_of(s, [0, 1], k)['keypoints_3d'][0], s['X'][2]) < 80  # person 2
+    # a network person claiming too few of a person's views: the rest triangulate to a
+    # duplicate, which the root distance drops
+    k_far = resolve_refinement_knobs(dict(recover_missed=True, recover_min_distance_mm=0.0))
+    matches = torch.full((1, 5), -1)
+    matches[0, 0] = int((s['perm'][0] == 0).nonzero())
+    dup = recover_missed_people(s['kp'], s['scores'], mask, s['cams'], matches,
+                                s['X'][:1, 2], k_far)
+    assert len(dup['scores']) == 3  # person 0 again from its 4 free views, and 1, 2
+    kept = recover_missed_people(s['kp'], s['scores'], mask, s['cams'], matches,
+                                 s['X'][:1, 2], k)
+    assert len(kept['scores']) == 2
+    with pytest.raises(ValueError, match='recover_missed'):
+        resolve_refinement_knobs(dict(recover_missed='yes'))
+
+
+def added_of(s, seen, k):
+    from selfpose3d_mm.geometry.missed_people import recover_missed_people
+    mask = torch.ones(5, 3, dtype=torch.bool)
+    out, _, matches, _ = refine_poses(s['pred'][seen], s['cams'], s['kp'], s['scores'], mask)
+    return recover_missed_people(s['kp'], s['scores'], mask, s['cams'], matches, out[:, 2], k)
+
+
+def test_detector_adds_the_people_it_missed_unless_told_not_to():
+    data, gt = _frames()
+    model = _model(refine=dict(recover_missed=False))
+    model.root_head.max_proposals = 1  # one proposal per frame, on its first person
+    net = torch.stack([g[0] for g in gt]) + torch.randn(2, 15, 3) * 10
+    model.pose_from_proposals = lambda *a, **k: net.clone()
+    plain = _predict(model, data)
+    assert all(len(s.pred_instances.scores) == 1 and not s.pred_instances.recovered.any()
+               for s in plain)
+    model.test_cfg['refine'] = dict()  # the defaults recover them
+    for b, s in enumerate(_predict(model, data)):
+        p = s.pred_instances
+        assert len(p.scores) == 2 and p.recovered.tolist() == [False, True], b
+        assert p.keypoints_3d.shape == (2, 15, 3) and p.refined_mask.shape == (2, 15)
+        assert _mpjpe(p.keypoints_3d[1], gt[b][1]) < 30  # the missed person, triangulated
+        assert torch.allclose(p.root_centers[1], p.keypoints_3d[1, 2])
+        assert 0 < float(p.scores[1]) <= 1

@@ -191,7 +191,8 @@ class SelfPose3D(TrainableStages, BaseModel):
 
     def predict(self, batch: MultiViewBatch, samples) -> list:
         """Per frame ``pred_instances``: keypoints_3d (N, J, 3) mm, scores (N,),
-        root_centers (N, 3) [, refined_mask (N, J)]; proposals with score > threshold."""
+        root_centers (N, 3) [, refined_mask (N, J), recovered (N,)]; proposals with
+        score > threshold (with refinement's ``recover_missed``, then the people added)."""
         refine = refine_cfg(self.test_cfg.get('refine'))
         hm, root, centers, scores = self._detect(batch)
         keep = scores > self.test_cfg.get('threshold', self.root_head.threshold)
@@ -202,10 +203,13 @@ class SelfPose3D(TrainableStages, BaseModel):
             s.pred_instances = InstanceData(
                 keypoints_3d=joints[sel].detach(), scores=scores[b_idx[sel], k_idx[sel]],
                 root_centers=centers[b_idx[sel], k_idx[sel]])
-            if refine is not None:
+            if refine is not None:  # (with recover_missed: people the network missed too)
                 p = s.pred_instances
-                p.keypoints_3d, p.refined_mask, p.scores = refine_frame(
-                    batch, b, joints[sel].detach(), p.scores, refine)
+                r = refine_frame(batch, b, joints[sel].detach(), p.scores, refine,
+                                 self.root_space(batch)[:2])
+                s.pred_instances = InstanceData(
+                    root_centers=torch.cat([p.root_centers, r['keypoints_3d'][
+                        len(p.root_centers):, self.root_index].to(p.root_centers)]), **r)
             if self.test_cfg.get('return_root_volume', False):
                 s.root_volume = root[b].detach()
                 s.set_metainfo(dict(root_space=tuple(self.root_space(batch))))
