@@ -54,6 +54,8 @@ def frame_result(index: int, info: dict, pred, score_thr: Optional[float] = None
              space_center=info.get('space_center'), space_size=info.get('space_size'))
     if 'track_id' in p:
         r['track_ids'] = _numpy(p.track_id).astype(np.int64).reshape(-1)[order]
+    if 'recovered' in p:  # a person the network missed, added by the refinement
+        r['recovered'] = _numpy(p.recovered).astype(bool).reshape(-1)[order]
     return r
 
 

@@ -23,7 +23,9 @@
                               "score": 0.93, # root (proposal) confidence in [0, 1]
                               "root": [x, y, z],
                               "keypoints_3d": [[x, y, z], ... J],   # mm, 0.1 mm
-                              "track_id": 3}]}]}   # optional (tracked files only)
+                              "track_id": 3,       # optional (tracked files only)
+                              "recovered": false}]}]}  # optional: a person the network
+                                             # missed, added by the refinement
 
 Tracked files (``poses3d_tracked.json``, ``tools/export_poses.py``) add an identity per
 person, ``track_id`` (int, the same person across frames; -1: not in a confirmed track),
@@ -65,6 +67,9 @@ def _frame_doc(i: int, r: dict) -> dict:
         tids = np.asarray(r['track_ids'], np.int64).reshape(-1)
         for p, person in enumerate(persons):
             person['track_id'] = int(tids[p])
+    if r.get('recovered') is not None:
+        for person, rec in zip(persons, np.asarray(r['recovered'], bool).reshape(-1)):
+            person['recovered'] = bool(rec)
     doc = dict(index=i, frame_id=str(r['frame_id']))
     if r.get('frame') is not None:
         doc['frame'] = int(r['frame'])
@@ -157,6 +162,12 @@ def _json_frames(doc: dict, path: str) -> List[dict]:
                 raise ValueError(f'{path}: frames[{i}].persons[*].track_id: integers '
                                  f'expected, got {tids}')
             r['track_ids'] = np.asarray(tids, np.int64)
+        if any('recovered' in p for p in persons):
+            rec = [p.get('recovered', False) for p in persons]
+            if not all(isinstance(v, bool) for v in rec):
+                raise ValueError(f'{path}: frames[{i}].persons[*].recovered: true or false '
+                                 f'expected, got {rec}')
+            r['recovered'] = np.asarray(rec, bool)
         frames.append(r)
     return frames
 

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from selfpose3d_mm.io import load_predictions
 from selfpose3d_mm.io.exports import write_c3d, write_pose_csv, write_trc
@@ -148,6 +149,32 @@ def test_tracked_prediction_files_round_trip_and_stay_backward_compatible(tmp_pa
                                                  keypoints_3d=[[0, 0, 0]])])])))
     with pytest.raises(ValueError, match=r'bad.json: frames\[0\].persons\[\*\].track_id'):
         load_prediction_file(str(tmp_path / 'bad.json'))
+
+
+def test_the_people_the_refinement_added_are_flagged_in_the_json_file(tmp_path):
+    frames, _ = _prediction_frames(F=2)
+    frames[1]['recovered'] = np.array([False, True])
+    save_predictions_json(str(tmp_path / 'r.json'), dict(skeleton=dict(joints=NAMES)), frames)
+    doc = json.loads((tmp_path / 'r.json').read_text())
+    assert 'recovered' not in doc['frames'][0]['persons'][0]  # files without it: as before
+    assert [p['recovered'] for p in doc['frames'][1]['persons']] == [False, True]
+    back = load_prediction_file(str(tmp_path / 'r.json'))['frames']
+    assert 'recovered' not in back[0] and back[1]['recovered'].tolist() == [False, True]
+    doc['frames'][1]['persons'][0]['recovered'] = 'yes'
+    (tmp_path / 'r.json').write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r'r.json: frames\[1\].persons\[\*\].recovered'):
+        load_prediction_file(str(tmp_path / 'r.json'))
+    # the inferencer's result carries the detector's flag, in its order of persons
+    from mmengine.structures import InstanceData
+    from selfpose3d_mm.apis.inference_outputs import frame_result
+    from selfpose3d_mm.structures import MultiViewPoseDataSample
+    pred = MultiViewPoseDataSample()
+    pred.pred_instances = InstanceData(keypoints_3d=torch.zeros(3, 15, 3),
+                                       scores=torch.tensor([0.2, 0.9, 0.5]),
+                                       recovered=torch.tensor([False, True, False]))
+    r = frame_result(0, dict(cameras=None), pred)
+    assert r['scores'].tolist() == pytest.approx([0.9, 0.5, 0.2])
+    assert r['recovered'].tolist() == [True, False, False]
 
 
 @pytest.mark.parametrize('ext', ['json', 'npz'])
