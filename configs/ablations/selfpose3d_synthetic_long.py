@@ -4,8 +4,9 @@
 # at-cpu-scale). About 35 min of training on 2 CPU cores: not the main job.
 _base_ = ['../selfpose3d_synthetic.py']
 
-pose_l1, root_3d, pose_3d = 1.5, 100.0, 0.01  # the main job's weights
-pose_modules = ['pose_net', 'attention']
+# the main job's stages and weights; only the pose stages' epochs differ
+pose_l1, root_3d, pose_3d = {{_base_.pose_l1}}, {{_base_.root_3d}}, {{_base_.pose_3d}}
+pose_modules = {{_base_.pose_modules}}
 custom_hooks = [dict(type='TrainingStageHook', stages=[
     dict(name='root_net', epochs=1, train=['root_net'], lr=1e-3,
          losses=dict(loss_root_syn=100.0, loss_root_cons=1.0, loss_root_3d=root_3d)),
